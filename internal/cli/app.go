@@ -1,0 +1,174 @@
+// Package cli wires clusterctl's commands, flags, signals and exit codes to
+// the compose loader and the orchestrator. It holds no orchestration logic.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/clusterctl/clusterctl/compose"
+	"github.com/clusterctl/clusterctl/orchestrator"
+)
+
+// Exit codes.
+const (
+	ExitOK          = 0
+	ExitFailed      = 1
+	ExitUsage       = 2
+	ExitInterrupted = 130
+)
+
+const exitCodesHelp = `Exit codes: 0 success; 1 the operation failed (timeout, crash, engine error);
+2 invalid usage or invalid compose file; 130 interrupted.`
+
+// errInterrupted marks a run that the user stopped with a signal.
+var errInterrupted = errors.New("interrupted")
+
+// Main runs clusterctl with args and returns the process exit code. The
+// first SIGINT or SIGTERM cancels the running command, which then removes
+// what it half-created; a second one exits at once with code 130.
+func Main(args []string, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	go func() {
+		sig, ok := <-signals
+		if !ok {
+			return
+		}
+		fmt.Fprintf(stderr, "\n%s received: cancelling and cleaning up; press Ctrl-C again to exit at once\n", sig)
+		cancel(errInterrupted)
+		<-signals
+		fmt.Fprintln(stderr, "second signal: exiting without cleanup")
+		os.Exit(ExitInterrupted)
+	}()
+	app := newApp(stdout, stderr)
+	err := app.RunContext(ctx, args)
+	return exitCode(ctx, err, stderr)
+}
+
+func exitCode(ctx context.Context, err error, stderr io.Writer) int {
+	if err == nil {
+		return ExitOK
+	}
+	if errors.Is(context.Cause(ctx), errInterrupted) {
+		fmt.Fprintf(stderr, "clusterctl: interrupted: %v\n", err)
+		return ExitInterrupted
+	}
+	fmt.Fprintf(stderr, "clusterctl: %v\n", err)
+	var usage usageError
+	switch {
+	case errors.Is(err, compose.ErrInvalid), errors.As(err, &usage):
+		return ExitUsage
+	default:
+		return ExitFailed
+	}
+}
+
+// usageError is a command-line mistake: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Sprintf(format, args...)}
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:  "clusterctl",
+		Usage: "run every worker of a compose service as its own container, behind a front door",
+		Description: "clusterctl reads a compose file, runs one container per instance through the Docker API,\n" +
+			"injects OpenTelemetry settings into each, and balances requests over ready instances.\n\n" + exitCodesHelp,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		Flags:                globalFlags(),
+		Before:               setUpLogging,
+		EnableBashCompletion: true,
+		HideHelpCommand:      true,
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usagef("%v; run clusterctl --help for usage", err)
+		},
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(c.App.ErrWriter, "clusterctl: unknown command %q; run clusterctl --help for the list\n", name)
+			os.Exit(ExitUsage)
+		},
+		ExitErrHandler: func(*cli.Context, error) {},
+		Commands: []*cli.Command{
+			upCommand(), psCommand(), logsCommand(), downCommand(), configCommand(), versionCommand(),
+			frontDoorCommand(), probeCommand(),
+		},
+	}
+}
+
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "file", Aliases: []string{"f"}, Usage: "compose `FILE` (repeatable); default: compose.yaml and its override file, as Docker Compose finds them"},
+		&cli.StringFlag{Name: "project-name", Aliases: []string{"p"}, Usage: "project `NAME`; default: COMPOSE_PROJECT_NAME, the top-level name, or the directory name"},
+		&cli.StringSliceFlag{Name: "env-file", Usage: "`FILE` of variables for interpolation (repeatable); default: .env"},
+		&cli.StringSliceFlag{Name: "profile", Usage: "enable services of profile `NAME` (repeatable)"},
+		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "progress output on stderr: auto, tty, plain or json"},
+		&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "diagnostic log level: debug, info, warn or error"},
+	}
+}
+
+func setUpLogging(c *cli.Context) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return usagef("invalid --log-level %q: use debug, info, warn or error", c.String("log-level"))
+	}
+	handler := slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})
+	slog.SetDefault(slog.New(handler))
+	return nil
+}
+
+// loadProject loads the compose project that the global flags name.
+func loadProject(c *cli.Context) (*compose.Project, error) {
+	return compose.Load(c.Context, compose.Options{
+		Files:       c.StringSlice("file"),
+		ProjectName: c.String("project-name"),
+		EnvFiles:    c.StringSlice("env-file"),
+		Profiles:    c.StringSlice("profile"),
+	})
+}
+
+// projectName returns the project's name for commands that only need the
+// name: -p alone is enough, as with docker compose -p NAME down.
+func projectName(c *cli.Context) (string, error) {
+	if name := c.String("project-name"); name != "" && len(c.StringSlice("file")) == 0 {
+		return name, nil
+	}
+	p, err := loadProject(c)
+	if err != nil {
+		return "", err
+	}
+	return p.Name, nil
+}
+
+// newOrchestrator connects to the engine and wires progress and logging.
+func newOrchestrator(c *cli.Context, report orchestrator.Reporter) (*orchestrator.Orchestrator, error) {
+	engine, err := orchestrator.NewEngine()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := engine.Ping(c.Context); err != nil {
+		return nil, fmt.Errorf("no Docker engine answers at %s; start Docker or set DOCKER_HOST: %w", engine.DaemonHost(), err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("locate the clusterctl binary: %w", err)
+	}
+	return &orchestrator.Orchestrator{
+		Engine: engine, Report: report, Logger: slog.Default(), Executable: exe, Version: Version,
+	}, nil
+}

@@ -1,0 +1,192 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/clusterctl/clusterctl/internal/progress"
+	"github.com/clusterctl/clusterctl/orchestrator"
+)
+
+// Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
+var Version = "dev"
+
+// withProgress runs fn with an orchestrator whose events are rendered on
+// stderr in the --progress mode.
+func withProgress(c *cli.Context, fn func(*orchestrator.Orchestrator) error) error {
+	mode, err := progress.ParseMode(c.String("progress"))
+	if err != nil {
+		return usagef("%v", err)
+	}
+	renderer := progress.New(mode, c.App.ErrWriter)
+	o, err := newOrchestrator(c, renderer.Report)
+	if err != nil {
+		renderer.Close()
+		return err
+	}
+	err = fn(o)
+	renderer.Close()
+	return err
+}
+
+func upCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "up",
+		Usage:     "create or converge the project's instances and front doors",
+		ArgsUsage: "[SERVICE...]",
+		Description: "Builds missing images for build: services, creates networks and volumes, starts front doors,\n" +
+			"creates missing instances and removes surplus ones, and returns when every instance is ready.\n" +
+			"Running up again with nothing changed does nothing.\n\n" + exitCodesHelp,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "build", Usage: "rebuild images of build: services even when they exist"},
+			&cli.BoolFlag{Name: "remove-orphans", Usage: "remove containers of services that are no longer in the file"},
+			&cli.DurationFlag{Name: "wait-timeout", Usage: "readiness deadline for every instance, e.g. 90s; default: the healthcheck's own budget"},
+			&cli.IntFlag{Name: "parallel", Value: orchestrator.DefaultParallelism, Usage: "how many instances to create at once"},
+		},
+		Action: func(c *cli.Context) error {
+			p, err := loadProject(c)
+			if err != nil {
+				return err
+			}
+			if c.Int("parallel") < 1 {
+				return usagef("invalid --parallel %d: use 1 or more", c.Int("parallel"))
+			}
+			return withProgress(c, func(o *orchestrator.Orchestrator) error {
+				return o.Up(c.Context, p, orchestrator.UpOptions{
+					Services:      c.Args().Slice(),
+					Build:         c.Bool("build"),
+					RemoveOrphans: c.Bool("remove-orphans"),
+					WaitTimeout:   c.Duration("wait-timeout"),
+					Parallelism:   c.Int("parallel"),
+				})
+			})
+		},
+	}
+}
+
+func downCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "down",
+		Usage:       "stop and remove the project's front doors, instances and networks",
+		Description: "Front doors go first, then instances stop with their stop signal and grace period.\n\n" + exitCodesHelp,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "also remove the project's named volumes"},
+		},
+		Action: func(c *cli.Context) error {
+			name, err := projectName(c)
+			if err != nil {
+				return err
+			}
+			return withProgress(c, func(o *orchestrator.Orchestrator) error {
+				return o.Down(c.Context, name, orchestrator.DownOptions{Volumes: c.Bool("volumes")})
+			})
+		},
+	}
+}
+
+func psCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "ps",
+		Usage:       "list the project's instances",
+		ArgsUsage:   "[SERVICE...]",
+		Description: "States: starting, ready, unhealthy, crashloop, exited, draining.\n\n" + exitCodesHelp,
+		Flags:       []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print a JSON array on stdout"}},
+		Action: func(c *cli.Context) error {
+			name, err := projectName(c)
+			if err != nil {
+				return err
+			}
+			o, err := newOrchestrator(c, nil)
+			if err != nil {
+				return err
+			}
+			rows, err := o.PS(c.Context, name, c.Args().Slice())
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return writeJSON(c, rows)
+			}
+			return writePSTable(c, rows)
+		},
+	}
+}
+
+func writeJSON(c *cli.Context, v any) error {
+	enc := json.NewEncoder(c.App.Writer)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func writePSTable(c *cli.Context, rows []orchestrator.InstanceStatus) error {
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tSLOT\tNAME\tSTATE\tHEALTH\tRESTARTS\tUPTIME\tREVISION")
+	for _, r := range rows {
+		uptime := "-"
+		if r.StartedAt != nil && r.State != orchestrator.StateExited {
+			uptime = time.Since(*r.StartedAt).Round(time.Second).String()
+		}
+		state := r.State
+		if r.State == orchestrator.StateExited {
+			state = fmt.Sprintf("exited (%d)", r.ExitCode)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Service, r.Slot, r.Name, state, r.Health, r.Restarts, uptime, r.Revision)
+	}
+	return tw.Flush()
+}
+
+func logsCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "logs",
+		Usage:       "print the merged output of instances, each line prefixed service.slot",
+		ArgsUsage:   "[SERVICE or INSTANCE...]",
+		Description: "INSTANCE is service.slot or a container name. Output of instances that exited is included.\n\n" + exitCodesHelp,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new output"},
+			&cli.StringFlag{Name: "tail", Value: "all", Usage: "print the last `N` lines of each instance"},
+			&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "prefix each line with its RFC 3339 time"},
+			&cli.StringFlag{Name: "since", Usage: "only output after `TIME`: RFC 3339 or a duration such as 10m"},
+		},
+		Action: func(c *cli.Context) error {
+			name, err := projectName(c)
+			if err != nil {
+				return err
+			}
+			o, err := newOrchestrator(c, nil)
+			if err != nil {
+				return err
+			}
+			return o.Logs(c.Context, name, orchestrator.LogsOptions{
+				Targets: c.Args().Slice(), Follow: c.Bool("follow"), Tail: c.String("tail"),
+				Timestamps: c.Bool("timestamps"), Since: c.String("since"),
+			}, c.App.Writer)
+		},
+	}
+}
+
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print version and build information",
+		Action: func(c *cli.Context) error {
+			revision := "unknown"
+			if info, ok := debug.ReadBuildInfo(); ok {
+				for _, s := range info.Settings {
+					if s.Key == "vcs.revision" {
+						revision = s.Value
+					}
+				}
+			}
+			_, err := fmt.Fprintf(c.App.Writer, "clusterctl %s\ncommit: %s\ngo: %s\nplatform: %s/%s\n",
+				Version, revision, strings.TrimPrefix(runtime.Version(), "go"), runtime.GOOS, runtime.GOARCH)
+			return err
+		},
+	}
+}

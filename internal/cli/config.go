@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/clusterctl/clusterctl/compose"
+	"github.com/clusterctl/clusterctl/orchestrator"
+)
+
+// placeholderInstanceID stands for the per-container service.instance.id,
+// which is only generated when the instance is created.
+const placeholderInstanceID = "<generated per container>"
+
+// resolvedService is clusterctl's view of one service in `config` output.
+type resolvedService struct {
+	Instances    int                 `json:"instances" yaml:"instances"`
+	InstanceVar  string              `json:"instance_var,omitempty" yaml:"instance_var,omitempty"`
+	Ready        *compose.ReadyProbe `json:"ready,omitempty" yaml:"ready,omitempty"`
+	MinUptime    string              `json:"min_uptime,omitempty" yaml:"min_uptime,omitempty"`
+	DrainTimeout string              `json:"drain_timeout" yaml:"drain_timeout"`
+	FrontDoor    *compose.Proxy      `json:"front_door,omitempty" yaml:"front_door,omitempty"`
+	// Environment maps each slot to the environment its instance gets.
+	Environment map[int][]string `json:"environment" yaml:"environment"`
+}
+
+func configCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "config",
+		Usage: "print the resolved project: the compose model after interpolation and defaults, with instance counts and each instance's environment",
+		Description: "The engine's CPU count resolves instances: max; without an engine this machine's CPU count is used.\n" +
+			"service.instance.id is shown as a placeholder, because it is generated per container.\n\n" + exitCodesHelp,
+		Flags: []cli.Flag{&cli.StringFlag{Name: "format", Value: "yaml", Usage: "output format: yaml or json"}},
+		Action: func(c *cli.Context) error {
+			format := c.String("format")
+			if format != "yaml" && format != "json" {
+				return usagef("invalid --format %q: use yaml or json", format)
+			}
+			p, err := loadProject(c)
+			if err != nil {
+				return err
+			}
+			doc, err := resolvedDocument(c, p)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				return writeJSON(c, doc)
+			}
+			enc := yaml.NewEncoder(c.App.Writer)
+			enc.SetIndent(2)
+			return enc.Encode(doc)
+		},
+	}
+}
+
+// resolvedDocument returns compose-go's model as a generic document with an
+// x-clusterctl-resolved entry added to every service.
+func resolvedDocument(c *cli.Context, p *compose.Project) (map[string]any, error) {
+	data, err := p.Model.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encode project: %w", err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("decode project: %w", err)
+	}
+	services, _ := doc["services"].(map[string]any)
+	cpus := engineCPUs(c)
+	for i := range p.Services {
+		svc := &p.Services[i]
+		entry, _ := services[svc.Name].(map[string]any)
+		if entry == nil {
+			continue
+		}
+		entry["x-clusterctl-resolved"] = resolveService(p, svc, cpus)
+	}
+	return doc, nil
+}
+
+func resolveService(p *compose.Project, svc *compose.Service, cpus int) resolvedService {
+	count := svc.Instances.Resolve(cpus)
+	out := resolvedService{
+		Instances: count, InstanceVar: svc.InstanceVar, Ready: svc.Ready,
+		DrainTimeout: svc.DrainTimeout.String(), FrontDoor: svc.Proxy, Environment: map[int][]string{},
+	}
+	if svc.MinUptime > 0 {
+		out.MinUptime = svc.MinUptime.String()
+	}
+	env, _ := orchestrator.NewEnvTemplate(p.Name, svc, "")
+	for slot := range count {
+		out.Environment[slot] = env.Instance(svc, orchestrator.InstanceVars{
+			Slot: slot, Count: count, InstanceID: placeholderInstanceID,
+			Name: fmt.Sprintf("%s-%s-%d-<id>", p.Name, svc.Name, slot), Revision: "<revision>",
+		})
+	}
+	return out
+}
+
+// engineCPUs returns the engine's CPU count, or this machine's when no
+// engine answers within a second.
+func engineCPUs(c *cli.Context) int {
+	engine, err := orchestrator.NewEngine()
+	if err != nil {
+		return runtime.NumCPU()
+	}
+	defer engine.Close()
+	ctx, cancel := context.WithTimeout(c.Context, time.Second)
+	defer cancel()
+	info, err := engine.Info(ctx)
+	if err != nil {
+		return runtime.NumCPU()
+	}
+	return info.NCPU
+}

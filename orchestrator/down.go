@@ -1,0 +1,98 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+)
+
+// DownOptions adjust Down.
+type DownOptions struct {
+	// Volumes also removes the project's named volumes.
+	Volumes bool
+}
+
+// Down removes the project from the engine: front doors first, so that no
+// new request reaches an instance that is stopping, then every instance
+// with its own stop signal and grace period, then the project's networks,
+// and its volumes only when asked.
+func (o *Orchestrator) Down(ctx context.Context, project string, opts DownOptions) error {
+	observed, err := o.observe(ctx, project)
+	if err != nil {
+		return err
+	}
+	var doors, rest []ObservedContainer
+	for _, c := range observed {
+		if c.Role == RoleFrontDoor {
+			doors = append(doors, c)
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	errs := []error{o.removeAll(ctx, project, doors), o.removeAll(ctx, project, rest)}
+	errs = append(errs, o.removeNetworks(ctx, project))
+	if opts.Volumes {
+		errs = append(errs, o.removeVolumes(ctx, project))
+	}
+	if len(observed) == 0 {
+		o.Report.emit(Event{Kind: EventInfo, Project: project, Slot: -1, Message: "no containers of the project on this engine"})
+	}
+	return errors.Join(errs...)
+}
+
+func (o *Orchestrator) removeAll(ctx context.Context, project string, containers []ObservedContainer) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(containers))
+	for i, c := range containers {
+		wg.Go(func() {
+			o.Report.emit(Event{Kind: EventStopping, Project: project, Service: c.Service, Slot: c.Slot, Container: c.Name})
+			if errs[i] = o.removeContainer(ctx, c.ID); errs[i] == nil {
+				o.Report.emit(Event{Kind: EventRemoved, Project: project, Service: c.Service, Slot: c.Slot, Container: c.Name})
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (o *Orchestrator) removeNetworks(ctx context.Context, project string) error {
+	list, err := o.Engine.NetworkList(ctx, network.ListOptions{Filters: projectFilter(project)})
+	if err != nil {
+		return fmt.Errorf("list networks: %w", err)
+	}
+	var errs []error
+	for _, n := range list {
+		if err := o.Engine.NetworkRemove(ctx, n.ID); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
+			continue
+		}
+		o.Report.emit(Event{Kind: EventRemoved, Project: project, Slot: -1, Message: "network " + n.Name})
+	}
+	return errors.Join(errs...)
+}
+
+func (o *Orchestrator) removeVolumes(ctx context.Context, project string) error {
+	list, err := o.Engine.VolumeList(ctx, volume.ListOptions{Filters: projectFilter(project)})
+	if err != nil {
+		return fmt.Errorf("list volumes: %w", err)
+	}
+	var errs []error
+	for _, v := range list.Volumes {
+		if err := o.Engine.VolumeRemove(ctx, v.Name, false); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove volume %s: %w", v.Name, err))
+			continue
+		}
+		o.Report.emit(Event{Kind: EventRemoved, Project: project, Slot: -1, Message: "volume " + v.Name})
+	}
+	return errors.Join(errs...)
+}
+
+func projectFilter(project string) filters.Args {
+	return filters.NewArgs(filters.Arg("label", LabelProject+"="+project))
+}

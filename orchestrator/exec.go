@@ -1,0 +1,87 @@
+package orchestrator
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
+)
+
+// execResult is the outcome of a command run inside a container.
+type execResult struct {
+	ExitCode int
+	Stdout   string
+	Stderr   string
+}
+
+// exec runs cmd inside a running container and waits for it to exit.
+func (o *Orchestrator) exec(ctx context.Context, id string, cmd []string) (execResult, error) {
+	created, err := o.Engine.ContainerExecCreate(ctx, id, container.ExecOptions{
+		Cmd:          cmd,
+		AttachStdout: true,
+		AttachStderr: true,
+	})
+	if err != nil {
+		return execResult{}, fmt.Errorf("exec create in %s: %w", shortID(id), err)
+	}
+	attach, err := o.Engine.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{})
+	if err != nil {
+		return execResult{}, fmt.Errorf("exec attach in %s: %w", shortID(id), err)
+	}
+	defer attach.Close()
+	var stdout, stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		_, err := stdcopy.StdCopy(&stdout, &stderr, attach.Reader)
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return execResult{}, ctx.Err()
+	}
+	if err != nil && err != io.EOF {
+		return execResult{}, fmt.Errorf("exec output in %s: %w", shortID(id), err)
+	}
+	inspect, err := o.Engine.ContainerExecInspect(ctx, created.ID)
+	if err != nil {
+		return execResult{}, fmt.Errorf("exec inspect in %s: %w", shortID(id), err)
+	}
+	return execResult{
+		ExitCode: inspect.ExitCode,
+		Stdout:   stdout.String(),
+		Stderr:   strings.TrimSpace(stderr.String()),
+	}, nil
+}
+
+// lastLogs returns up to n last lines of a container's output, both
+// streams merged, for failure reports.
+func (o *Orchestrator) lastLogs(ctx context.Context, id string, n int) []string {
+	rc, err := o.Engine.ContainerLogs(ctx, id, container.LogsOptions{
+		ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(n),
+	})
+	if err != nil {
+		return []string{fmt.Sprintf("(logs unavailable: %v)", err)}
+	}
+	defer rc.Close()
+	var out bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &out, rc); err != nil {
+		return []string{fmt.Sprintf("(logs unreadable: %v)", err)}
+	}
+	text := strings.TrimRight(out.String(), "\n")
+	if text == "" {
+		return nil
+	}
+	return strings.Split(text, "\n")
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

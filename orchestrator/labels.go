@@ -1,0 +1,25 @@
+package orchestrator
+
+// Labels that clusterctl sets on the containers, networks and volumes it
+// creates. All state lives in these labels; the CLI keeps no local state.
+const (
+	LabelProject    = "io.clusterctl.project"
+	LabelService    = "io.clusterctl.service"
+	LabelInstance   = "io.clusterctl.instance"
+	LabelRevision   = "io.clusterctl.revision"
+	LabelRole       = "io.clusterctl.role"
+	LabelInstanceID = "io.clusterctl.instance-id"
+	// LabelSpec carries the canonical JSON of the instance template, so that
+	// a later run can say which fields changed.
+	LabelSpec = "io.clusterctl.spec"
+	// LabelCount is the instance count the service had when this container
+	// was created.
+	LabelCount = "io.clusterctl.instances"
+
+	// RoleFrontDoor marks front door containers.
+	RoleFrontDoor = "frontdoor"
+	// RoleInstance marks instance containers.
+	RoleInstance = "instance"
+	// RoleProbe marks the short-lived containers that run ready probes.
+	RoleProbe = "probe"
+)

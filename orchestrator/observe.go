@@ -1,0 +1,48 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+)
+
+// observe lists every container of the project, stopped ones included.
+func (o *Orchestrator) observe(ctx context.Context, project string) ([]ObservedContainer, error) {
+	list, err := o.Engine.ContainerList(ctx, container.ListOptions{
+		All:     true,
+		Filters: filters.NewArgs(filters.Arg("label", LabelProject+"="+project)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	observed := make([]ObservedContainer, 0, len(list))
+	for _, c := range list {
+		observed = append(observed, observedFromSummary(c))
+	}
+	return observed, nil
+}
+
+func observedFromSummary(c container.Summary) ObservedContainer {
+	slot, err := strconv.Atoi(c.Labels[LabelInstance])
+	if err != nil {
+		slot = -1
+	}
+	name := c.ID
+	if len(c.Names) > 0 {
+		name = c.Names[0][1:]
+	}
+	return ObservedContainer{
+		ID:       c.ID,
+		Name:     name,
+		Service:  c.Labels[LabelService],
+		Role:     c.Labels[LabelRole],
+		Slot:     slot,
+		Revision: c.Labels[LabelRevision],
+		State:    string(c.State),
+		Created:  time.Unix(c.Created, 0),
+	}
+}
