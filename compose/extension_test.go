@@ -22,7 +22,8 @@ func TestLoad_FullExample(t *testing.T) {
 	if p.Name != "shop" {
 		t.Errorf("Name = %s, want shop", p.Name)
 	}
-	if got := serviceNames(p.Services); !reflect.DeepEqual(got, []string{"api", "cache", "worker"}) {
+	wantNames := []string{"api", "cache", "worker"}
+	if got := serviceNames(p.Services); !reflect.DeepEqual(got, wantNames) {
 		t.Errorf("Services = %v, want api, cache and worker (debug is in a profile)", got)
 	}
 
@@ -73,7 +74,9 @@ func TestLoad_FullExample(t *testing.T) {
 	if !reflect.DeepEqual(cache.Ready, &ReadyProbe{TCP: true, Port: 6379}) {
 		t.Errorf("cache Ready = %+v, want a TCP probe on 6379", cache.Ready)
 	}
-	wantProxy := &Proxy{Mode: "tcp", Ports: []ProxyPort{{Target: 6379, Protocol: "tcp", Published: true}}}
+	wantProxy := &Proxy{Mode: "tcp", Ports: []ProxyPort{
+		{Target: 6379, Protocol: "tcp", Published: true},
+	}}
 	if !reflect.DeepEqual(cache.Proxy, wantProxy) {
 		t.Errorf("cache Proxy = %+v, want %+v", cache.Proxy, wantProxy)
 	}
@@ -111,8 +114,16 @@ func TestLoad_Instances(t *testing.T) {
 		},
 		{name: "string", service: `x-clusterctl: {instances: "4"}`, want: InstanceCount{Fixed: 4}},
 		{name: "max", service: "x-clusterctl: {instances: max}", want: InstanceCount{Max: true}},
-		{name: "negative", service: "x-clusterctl: {instances: -1}", want: InstanceCount{Fixed: -1}},
-		{name: "negative string", service: `x-clusterctl: {instances: "-2"}`, want: InstanceCount{Fixed: -2}},
+		{
+			name:    "negative",
+			service: "x-clusterctl: {instances: -1}",
+			want:    InstanceCount{Fixed: -1},
+		},
+		{
+			name:    "negative string",
+			service: `x-clusterctl: {instances: "-2"}`,
+			want:    InstanceCount{Fixed: -2},
+		},
 		{
 			name:    "interpolated",
 			service: `x-clusterctl: {instances: "${WORKERS}"}`,
@@ -193,7 +204,9 @@ services:
 		InstanceVar: "SLOT",
 		OTel: OTel{
 			Endpoint: "http://collector:4318", Protocol: "http/protobuf", Enabled: true,
-			ResourceAttributes: map[string]string{"deployment.environment.name": "staging", "team": "core"},
+			ResourceAttributes: map[string]string{
+				"deployment.environment.name": "staging", "team": "core",
+			},
 		},
 		Ready:        &ReadyProbe{HTTPPath: "/ready", Port: 8080},
 		MinUptime:    10 * time.Second,
@@ -225,7 +238,9 @@ services:
 func TestLoad_Proxy(t *testing.T) {
 	t.Parallel()
 	published := func(target int, hostIP, hostPort string) ProxyPort {
-		return ProxyPort{Target: target, Protocol: "tcp", Published: true, HostIP: hostIP, HostPort: hostPort}
+		return ProxyPort{
+			Target: target, Protocol: "tcp", Published: true, HostIP: hostIP, HostPort: hostPort,
+		}
 	}
 	cases := []struct {
 		name    string
@@ -250,14 +265,17 @@ func TestLoad_Proxy(t *testing.T) {
 			want:    &Proxy{Mode: "http", Ports: []ProxyPort{published(3000, "", "")}},
 		},
 		{
-			name:    "long syntax",
-			service: "ports:\n      - target: 80\n        published: \"8081\"\n        host_ip: 127.0.0.1",
-			want:    &Proxy{Mode: "http", Ports: []ProxyPort{published(80, "127.0.0.1", "8081")}},
+			name: "long syntax",
+			service: "ports:\n      - target: 80\n" +
+				"        published: \"8081\"\n        host_ip: 127.0.0.1",
+			want: &Proxy{Mode: "http", Ports: []ProxyPort{published(80, "127.0.0.1", "8081")}},
 		},
 		{
 			name:    "range expanded",
 			service: `ports: ["8080-8081:80-81"]`,
-			want:    &Proxy{Mode: "http", Ports: []ProxyPort{published(80, "", "8080"), published(81, "", "8081")}},
+			want: &Proxy{Mode: "http", Ports: []ProxyPort{
+				published(80, "", "8080"), published(81, "", "8081"),
+			}},
 		},
 		{
 			name:    "host range for one port",

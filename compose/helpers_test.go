@@ -44,10 +44,17 @@ func mustLoad(t testing.TB, opts Options) *Project {
 	return p
 }
 
+// loadCompose loads a project from one compose.yaml with content.
+func loadCompose(t testing.TB, content string) *Project {
+	t.Helper()
+	dir := writeFiles(t, map[string]string{"compose.yaml": content})
+	return mustLoad(t, Options{WorkingDir: dir})
+}
+
 // loadService loads a compose.yaml with content and returns its service name.
 func loadService(t testing.TB, content, name string) Service {
 	t.Helper()
-	p := mustLoad(t, Options{WorkingDir: writeFiles(t, map[string]string{"compose.yaml": content})})
+	p := loadCompose(t, content)
 	svc, ok := p.Service(name)
 	if !ok {
 		t.Fatalf("service %s not loaded; have %v", name, serviceNames(p.Services))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,6 +71,9 @@ func Load(ctx context.Context, opts Options) (*Project, error) {
 	if err != nil {
 		return nil, l.locate(err)
 	}
+
+	slog.DebugContext(ctx, "compose project loaded", "project", project.Name,
+		"files", project.ComposeFiles, "services", len(project.Services))
 	return project, nil
 }
 
@@ -269,10 +273,20 @@ func (l *projectLoader) projectOptions(files []string) (*cli.ProjectOptions, err
 		if len(envFiles) == 0 {
 			envFiles = []string{filepath.Join(filepath.Dir(files[0]), ".env")}
 		}
-		return nil, &InvalidError{File: strings.Join(envFiles, ", "),
-			Message: fmt.Sprintf("invalid env file: %v; fix the file", err), Err: err}
+		return nil, envFileError(envFiles, err)
 	}
 	return options, nil
+}
+
+// envFileError reports an env file that compose-go could not parse. Its
+// message repeats the path, which the error's File already names.
+func envFileError(envFiles []string, err error) error {
+	text := err.Error()
+	for _, file := range envFiles {
+		text = strings.TrimPrefix(text, "failed to read "+file+": ")
+	}
+	return &InvalidError{File: strings.Join(envFiles, ", "),
+		Message: fmt.Sprintf("invalid env file: %s; fix the file", text), Err: err}
 }
 
 func (l *projectLoader) checkProjectName() error {

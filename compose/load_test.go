@@ -134,7 +134,10 @@ func TestLoad_ProjectName(t *testing.T) {
 		{
 			name: "flag wins",
 			file: "name: fromfile\n",
-			opts: Options{ProjectName: "fromflag", Environ: []string{"COMPOSE_PROJECT_NAME=fromenv"}},
+			opts: Options{
+				ProjectName: "fromflag",
+				Environ:     []string{"COMPOSE_PROJECT_NAME=fromenv"},
+			},
 			want: "fromflag",
 		},
 		{
@@ -177,7 +180,7 @@ func TestLoad_ProjectName(t *testing.T) {
 			if tc.wantDir != "" {
 				dirName = tc.wantDir
 			}
-			files := map[string]string{dirName + "/compose.yaml": tc.file + "services:\n  web:\n    image: web:1\n"}
+			files := map[string]string{dirName + "/compose.yaml": tc.file + webService}
 			if tc.dotEnv != "" {
 				files[dirName+"/.env"] = tc.dotEnv
 			}
@@ -222,10 +225,13 @@ func TestLoad_Environment(t *testing.T) {
 			want:  "dotrepo/web:environ",
 		},
 		{
-			name:  "env-file replaces dotenv",
-			files: map[string]string{".env": "TAG=dotenv\nREPO=dotrepo\n", "prod.env": "TAG=prod\n"},
-			opts:  Options{EnvFiles: []string{"prod.env"}},
-			want:  "repo/web:prod",
+			name: "env-file replaces dotenv",
+			files: map[string]string{
+				".env":     "TAG=dotenv\nREPO=dotrepo\n",
+				"prod.env": "TAG=prod\n",
+			},
+			opts: Options{EnvFiles: []string{"prod.env"}},
+			want: "repo/web:prod",
 		},
 		{
 			name: "later env-file wins",
@@ -277,9 +283,17 @@ func TestLoad_Profiles(t *testing.T) {
 		want []string
 	}{
 		{name: "none", want: []string{"web"}},
-		{name: "debug", opts: Options{Profiles: []string{"debug"}}, want: []string{"debug", "seed", "web"}},
+		{
+			name: "debug",
+			opts: Options{Profiles: []string{"debug"}},
+			want: []string{"debug", "seed", "web"},
+		},
 		{name: "tools", opts: Options{Profiles: []string{"tools"}}, want: []string{"seed", "web"}},
-		{name: "all", opts: Options{Profiles: []string{"*"}}, want: []string{"debug", "seed", "web"}},
+		{
+			name: "all",
+			opts: Options{Profiles: []string{"*"}},
+			want: []string{"debug", "seed", "web"},
+		},
 		{
 			name: "COMPOSE_PROFILES",
 			opts: Options{Environ: []string{"COMPOSE_PROFILES=tools"}},

@@ -125,9 +125,9 @@ type ReadyProbe struct {
 type Proxy struct {
 	// Mode is "http" (the default) or "tcp".
 	Mode string
-	// Ports are the front door's listeners: one per ports entry of the
-	// service, published on the host, then the x-clusterctl.proxy.port
-	// listener, which is reachable on the project network only and is left
+	// Ports are the front door's listeners, one per ports entry of the
+	// service, published on the host. The x-clusterctl.proxy.port listener
+	// comes last and is reachable on the project network only. It is left
 	// out when a published listener has the same Target.
 	Ports []ProxyPort
 }

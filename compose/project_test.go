@@ -20,7 +20,7 @@ services:
 
 func TestProject_Select(t *testing.T) {
 	t.Parallel()
-	p := mustLoad(t, Options{WorkingDir: writeFiles(t, map[string]string{"compose.yaml": selectCompose})})
+	p := loadCompose(t, selectCompose)
 	cases := []struct {
 		name  string
 		names []string
@@ -29,7 +29,11 @@ func TestProject_Select(t *testing.T) {
 		{name: "all", names: nil, want: []string{"api", "db", "web"}},
 		{name: "one", names: []string{"db"}, want: []string{"db"}},
 		{name: "order named", names: []string{"web", "api"}, want: []string{"web", "api"}},
-		{name: "repeats dropped", names: []string{"web", "api", "web"}, want: []string{"web", "api"}},
+		{
+			name:  "repeats dropped",
+			names: []string{"web", "api", "web"},
+			want:  []string{"web", "api"},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,7 +53,7 @@ func TestProject_Select(t *testing.T) {
 
 func TestProject_SelectInvalid(t *testing.T) {
 	t.Parallel()
-	p := mustLoad(t, Options{WorkingDir: writeFiles(t, map[string]string{"compose.yaml": selectCompose})})
+	p := loadCompose(t, selectCompose)
 	cases := []struct {
 		name  string
 		names []string
@@ -63,7 +67,8 @@ func TestProject_SelectInvalid(t *testing.T) {
 		{
 			name:  "profile not enabled",
 			names: []string{"debug"},
-			want:  []string{`service "debug" is not enabled`, "profiles (debug, tools)", "--profile debug"},
+			want: []string{`service "debug" is not enabled`, "profiles (debug, tools)",
+				"--profile debug"},
 		},
 	}
 	for _, tc := range cases {
@@ -79,7 +84,7 @@ func TestProject_SelectInvalid(t *testing.T) {
 
 func TestProject_SelectEmptyProject(t *testing.T) {
 	t.Parallel()
-	p := mustLoad(t, Options{WorkingDir: writeFiles(t, map[string]string{"compose.yaml": "name: empty\nservices: {}\n"})})
+	p := loadCompose(t, "name: empty\nservices: {}\n")
 
 	_, err := p.Select([]string{"web"})
 
@@ -88,7 +93,7 @@ func TestProject_SelectEmptyProject(t *testing.T) {
 
 func TestProject_Service(t *testing.T) {
 	t.Parallel()
-	p := mustLoad(t, Options{WorkingDir: writeFiles(t, map[string]string{"compose.yaml": selectCompose})})
+	p := loadCompose(t, selectCompose)
 
 	svc, ok := p.Service("db")
 	if !ok || svc.Name != "db" {

@@ -144,9 +144,9 @@ func checkContainerName(project string, svc Service) error {
 	}
 	return keyError([]string{"services", svc.Name, "container_name"},
 		"container_name %q cannot be used with instances: %s, because each instance needs "+
-			"its own container name; remove container_name, and clusterctl names the instances "+
-			"%s-%s-0, %s-%s-1 and so on",
-		name, svc.Instances, project, svc.Name, project, svc.Name)
+			"its own container name; remove container_name, and clusterctl gives each instance "+
+			"a name that starts with %s-%s-<slot>",
+		name, svc.Instances, project, svc.Name)
 }
 
 // checkHostPorts rejects a fixed host port on a service without a front door

@@ -118,9 +118,9 @@ func parseYAMLError(err error, content []byte) (yamlError, bool) {
 	}
 }
 
-// markedYAMLError reads a libyaml MarkedYAMLError value, adding lineBase to
+// markedYAMLError reads a libyaml MarkedYAMLError value, adding lineOffset to
 // its line numbers.
-func markedYAMLError(v reflect.Value, lineBase int) (yamlError, bool) {
+func markedYAMLError(v reflect.Value, lineOffset int) (yamlError, bool) {
 	line, column, ok := yamlMark(v.FieldByName("Mark"))
 	if !ok {
 		return yamlError{}, false
@@ -128,12 +128,12 @@ func markedYAMLError(v reflect.Value, lineBase int) (yamlError, bool) {
 
 	y := yamlError{
 		problem: stringField(v, "Message"),
-		line:    line + lineBase,
+		line:    line + lineOffset,
 		column:  column + 1,
 		context: stringField(v, "ContextMessage"),
 	}
 	if cl, cc, ok := yamlMark(v.FieldByName("ContextMark")); ok && y.context != "" {
-		y.contextLine, y.contextColumn = cl+lineBase, cc+1
+		y.contextLine, y.contextColumn = cl+lineOffset, cc+1
 	}
 	return y, true
 }

@@ -51,30 +51,37 @@ func (l *projectLoader) missingVariable(missing *template.MissingRequiredError, 
 		invalid.Key = m[1]
 		detail = strings.TrimSuffix(m[1]+": "+missing.Reason, ": ")
 	}
-	invalid.Message = fmt.Sprintf("required variable %s has no value (%s); "+
+	if detail != "" {
+		detail = " (" + detail + ")"
+	}
+	invalid.Message = fmt.Sprintf("required variable %s has no value%s; "+
 		"set %s in the environment, in the .env file of the project directory, "+
 		"or in a file passed with --env-file",
 		missing.Variable, detail, missing.Variable)
 	return invalid
 }
 
-// schemaError translates compose-go's schema validation error, which reads
-// "validating FILE: PATH PROBLEM", or returns nil for any other error.
-func (l *projectLoader) schemaError(err error) *InvalidError {
-	for _, src := range l.sources {
-		text, ok := strings.CutPrefix(err.Error(), "validating "+src.path+": ")
-		if !ok {
-			continue
-		}
+// schemaFailure matches compose-go's schema validation error, which reads
+// "validating FILE: PATH PROBLEM". FILE may be a file that an include
+// section names.
+var schemaFailure = regexp.MustCompile(`(?s)^validating (.+?): (.*)$`)
 
-		invalid := schemaProblem(strings.TrimSpace(text))
-		invalid.File, invalid.Err = src.path, err
-		if depth, line := src.find(invalid.path); depth > 0 {
+// schemaError translates compose-go's schema validation error, or returns
+// nil for any other error.
+func (l *projectLoader) schemaError(err error) *InvalidError {
+	m := schemaFailure.FindStringSubmatch(err.Error())
+	if m == nil {
+		return nil
+	}
+
+	invalid := schemaProblem(strings.TrimSpace(m[2]))
+	invalid.File, invalid.Err = m[1], err
+	for _, src := range l.sources {
+		if depth, line := src.find(invalid.path); src.path == m[1] && depth > 0 {
 			invalid.Line = line
 		}
-		return invalid
 	}
-	return nil
+	return invalid
 }
 
 // additionalProperties matches the schema error for unknown keys in a
@@ -124,8 +131,8 @@ func containerNameError(err error) *InvalidError {
 	}
 	invalid := keyError([]string{"services", service, "container_name"},
 		"container_name cannot be used with %s above 1, because each instance needs "+
-			"its own container name; remove container_name, and clusterctl names each instance "+
-			"<project>-%s-<slot>", attribute, service)
+			"its own container name; remove container_name, and clusterctl gives each instance "+
+			"a name that starts with <project>-%s-<slot>", attribute, service)
 	invalid.Err = err
 	return invalid
 }
@@ -146,11 +153,12 @@ func splitKey(key string) []string {
 // but often neither the file nor the fix.
 func (l *projectLoader) loaderError(err error) error {
 	text := strings.TrimSuffix(err.Error(), ": "+errdefs.ErrInvalid.Error())
+	message := text + "; fix the compose file"
 	if text == "empty compose file" {
-		text = "the compose files define nothing; add a services section"
+		message = "the compose files define nothing; add a services section"
 	}
 
-	invalid := &InvalidError{File: l.fileList(), Message: text + "; fix the compose file", Err: err}
+	invalid := &InvalidError{File: l.fileList(), Message: message, Err: err}
 	for _, src := range l.sources {
 		if strings.Contains(text, src.path) {
 			invalid.File = ""

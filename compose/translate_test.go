@@ -45,7 +45,8 @@ func TestSchemaProblem_Keys(t *testing.T) {
 			t.Errorf("schemaProblem(%q).Key = %q, want %q", tc.text, invalid.Key, tc.wantKey)
 		}
 		if !strings.HasPrefix(invalid.Message, tc.wantMessage) {
-			t.Errorf("schemaProblem(%q).Message = %q, want prefix %q", tc.text, invalid.Message, tc.wantMessage)
+			t.Errorf("schemaProblem(%q).Message = %q, want prefix %q",
+				tc.text, invalid.Message, tc.wantMessage)
 		}
 	}
 }
@@ -54,8 +55,10 @@ func TestContainerNameError_ArgumentOrder(t *testing.T) {
 	t.Parallel()
 	texts := []string{
 		// compose-go v2.16.2 writes the attribute where the service belongs.
-		"services.deploy.replicas: can't set container_name and api as container name must be unique: invalid compose project",
-		"services.api: can't set container_name and deploy.replicas as container name must be unique: invalid compose project",
+		"services.deploy.replicas: can't set container_name and api " +
+			"as container name must be unique: invalid compose project",
+		"services.api: can't set container_name and deploy.replicas " +
+			"as container name must be unique: invalid compose project",
 	}
 	for _, text := range texts {
 		invalid := containerNameError(errors.New(text))
@@ -83,7 +86,10 @@ func TestInvalidError_Error(t *testing.T) {
 		{InvalidError{Message: "no compose file found"}, "no compose file found"},
 		{InvalidError{File: "/p/compose.yaml", Message: "m"}, "/p/compose.yaml: m"},
 		{InvalidError{File: "/p/compose.yaml", Line: 4, Message: "m"}, "/p/compose.yaml:4: m"},
-		{InvalidError{File: "/p/compose.yaml", Line: 4, Column: 2, Message: "m"}, "/p/compose.yaml:4:2: m"},
+		{
+			InvalidError{File: "/p/compose.yaml", Line: 4, Column: 2, Message: "m"},
+			"/p/compose.yaml:4:2: m",
+		},
 		{InvalidError{File: "/p/compose.yaml", Column: 2, Message: "m"}, "/p/compose.yaml: m"},
 	}
 	for _, tc := range cases {

@@ -2,10 +2,10 @@ package orchestrator
 
 import (
 	"archive/tar"
-	"debug/elf"
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -46,6 +46,9 @@ const (
 // returns its tag. The image is FROM scratch with the clusterctl binary
 // itself, so it is built locally and nothing is pulled.
 func (o *Orchestrator) toolImage(ctx context.Context) (string, error) {
+	if o.ToolImage != "" {
+		return o.ToolImage, nil
+	}
 	binary, err := os.ReadFile(o.Executable)
 	if err != nil {
 		return "", fmt.Errorf("read clusterctl binary for the front door image: %w", err)
@@ -133,7 +136,7 @@ func newFrontDoorSpec(p *compose.Project, svc *compose.Service, image string) fr
 		cmd = append(cmd, "--port", strconv.Itoa(port.Target))
 		key := nat.Port(fmt.Sprintf("%d/tcp", port.Target))
 		exposed[key] = struct{}{}
-		if port.HostPort != "" || port.HostIP != "" {
+		if port.Published {
 			bindings[key] = append(bindings[key], nat.PortBinding{HostIP: port.HostIP, HostPort: port.HostPort})
 		}
 	}

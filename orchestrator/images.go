@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -77,7 +78,7 @@ func (o *Orchestrator) buildImage(ctx context.Context, p *compose.Project, svc *
 	if !filepath.IsAbs(contextDir) {
 		contextDir = filepath.Join(p.WorkingDir, contextDir)
 	}
-	tar, err := contextTar(contextDir)
+	tar, err := contextTar(contextDir, b.Dockerfile)
 	if err != nil {
 		return fmt.Errorf("build %s: %w", svc.Name, err)
 	}
@@ -107,7 +108,9 @@ func (o *Orchestrator) buildImage(ctx context.Context, p *compose.Project, svc *
 	return nil
 }
 
-func contextTar(dir string) (io.ReadCloser, error) {
+// contextTar packs a build context. Like the docker CLI, it always sends
+// the Dockerfile and .dockerignore, even when .dockerignore excludes them.
+func contextTar(dir, dockerfile string) (io.ReadCloser, error) {
 	var excludes []string
 	f, err := os.Open(filepath.Join(dir, ".dockerignore"))
 	switch {
@@ -119,6 +122,9 @@ func contextTar(dir string) (io.ReadCloser, error) {
 		}
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, err
+	}
+	if len(excludes) > 0 {
+		excludes = append(excludes, "!"+cmp.Or(dockerfile, "Dockerfile"), "!.dockerignore")
 	}
 	return archive.TarWithOptions(dir, &archive.TarOptions{ExcludePatterns: excludes})
 }

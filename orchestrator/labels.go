@@ -9,6 +9,9 @@ const (
 	LabelRevision   = "io.clusterctl.revision"
 	LabelRole       = "io.clusterctl.role"
 	LabelInstanceID = "io.clusterctl.instance-id"
+	// LabelImage is the image reference as written in the file; the
+	// container itself runs the image ID it resolved to.
+	LabelImage = "io.clusterctl.image"
 	// LabelSpec carries the canonical JSON of the instance template, so that
 	// a later run can say which fields changed.
 	LabelSpec = "io.clusterctl.spec"

@@ -7,14 +7,13 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 )
 
 // observe lists every container of the project, stopped ones included.
 func (o *Orchestrator) observe(ctx context.Context, project string) ([]ObservedContainer, error) {
 	list, err := o.Engine.ContainerList(ctx, container.ListOptions{
 		All:     true,
-		Filters: filters.NewArgs(filters.Arg("label", LabelProject+"="+project)),
+		Filters: projectFilter(project),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)

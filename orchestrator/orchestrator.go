@@ -39,8 +39,12 @@ type Orchestrator struct {
 	// Executable is the path of a static Linux clusterctl binary, from which
 	// the front door and probe image is built when it is missing.
 	Executable string
-	// Version is clusterctl's version, part of the front door image tag.
+	// Version is clusterctl's version, recorded as a label of the front
+	// door image.
 	Version string
+	// ToolImage, when set, is the image that runs front doors and probes,
+	// used as it is instead of the image built from Executable.
+	ToolImage string
 }
 
 func (o *Orchestrator) logger() *slog.Logger {

@@ -78,7 +78,7 @@ func (o *Orchestrator) PS(ctx context.Context, project string, services []string
 func statusOf(project string, c ObservedContainer, info container.InspectResponse) InstanceStatus {
 	row := InstanceStatus{
 		Project: project, Service: c.Service, Slot: c.Slot, Name: c.Name, ID: c.ID,
-		Image: info.Config.Image, Revision: c.Revision, Health: "none",
+		Image: cmp.Or(info.Config.Labels[LabelImage], info.Config.Image), Revision: c.Revision, Health: "none",
 		Restarts: info.RestartCount, ExitCode: info.State.ExitCode,
 	}
 	if info.State.Health != nil {

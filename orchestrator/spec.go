@@ -145,6 +145,7 @@ func (t *Template) Instance(p *compose.Project, svc *compose.Service, slot, coun
 		LabelRole:       RoleInstance,
 		LabelInstanceID: instanceID,
 		LabelCount:      strconv.Itoa(count),
+		LabelImage:      t.Image,
 		LabelSpec:       t.Spec(),
 	})
 	if svc.Config.Hostname != "" {

@@ -9,7 +9,7 @@
 //
 // Flags work as in the upstream collector. Without --config the embedded
 // configuration is used, and --set flags apply on top of it. One or more
-// --config flags replace the embedded configuration; the image ships the same
+// --config flags replace the embedded configuration. The image ships the same
 // file as /etc/otelcol/config.yaml for layering, for example
 // --config=file:/etc/otelcol/config.yaml --config=file:/extra.yaml.
 package main

@@ -121,7 +121,9 @@ func parseDuration(getenv func(string) string, name string, errs []error) (time.
 	return d, errs
 }
 
-func parseInt(getenv func(string) string, name string, fallback, lowest, highest int, errs []error) (int, []error) {
+func parseInt(
+	getenv func(string) string, name string, fallback, lowest, highest int, errs []error,
+) (int, []error) {
 	value := getenv(name)
 	if value == "" {
 		return fallback, errs

@@ -47,18 +47,19 @@ func TestLoadConfig_AllVariables(t *testing.T) {
 	t.Parallel()
 
 	cfg, err := loadConfig(envOf(map[string]string{
-		"PORT":                     "9090",
-		"OTEL_SERVICE_NAME":        "web",
-		"OTEL_RESOURCE_ATTRIBUTES": "service.namespace=demo,service.instance.id=web-1-abc,service.version=v7",
-		"CLUSTERCTL_INSTANCE":      "1",
-		"DEMO_VERSION":             "v1",
-		"DEMO_EXIT_AFTER":          "3s",
-		"DEMO_EXIT_CODE":           "0",
-		"DEMO_READY_AFTER":         "500ms",
-		"DEMO_NEVER_READY":         "1",
-		"DEMO_IGNORE_SIGTERM":      "true",
-		"DEMO_CRASH_AFTER_READY":   "2s",
-		"DEMO_ALLOC_MB_PER_SEC":    "64",
+		"PORT":              "9090",
+		"OTEL_SERVICE_NAME": "web",
+		"OTEL_RESOURCE_ATTRIBUTES": "service.namespace=demo,service.instance.id=web-1-abc," +
+			"service.version=v7",
+		"CLUSTERCTL_INSTANCE":    "1",
+		"DEMO_VERSION":           "v1",
+		"DEMO_EXIT_AFTER":        "3s",
+		"DEMO_EXIT_CODE":         "0",
+		"DEMO_READY_AFTER":       "500ms",
+		"DEMO_NEVER_READY":       "1",
+		"DEMO_IGNORE_SIGTERM":    "true",
+		"DEMO_CRASH_AFTER_READY": "2s",
+		"DEMO_ALLOC_MB_PER_SEC":  "64",
 	}), "host-a")
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)

@@ -113,12 +113,14 @@ func (w *worker) shutdown(server *http.Server, sig os.Signal) int {
 		slog.Warn("shutdown incomplete", "error", err)
 	}
 
-	slog.Info("worker stopped", "signal", sig.String(), "duration", time.Since(started).Round(time.Millisecond))
+	slog.Info("worker stopped",
+		"signal", sig.String(),
+		"duration", time.Since(started).Round(time.Millisecond))
 	return 0
 }
 
 // startKnobs starts the timers and the allocation loop that the DEMO_*
-// variables ask for. exit ends the process; tests pass a fake. ctx stops the
+// variables ask for. exit ends the process, and tests pass a fake. ctx stops the
 // allocation loop.
 func (w *worker) startKnobs(ctx context.Context, exit func(code int, reason string)) {
 	if w.cfg.exitAfter > 0 {

@@ -166,7 +166,10 @@ func TestWaitForStop_Signals(t *testing.T) {
 	}{
 		{"SIGTERM stops", false, []os.Signal{syscall.SIGTERM}, syscall.SIGTERM},
 		{"SIGINT stops", false, []os.Signal{syscall.SIGINT}, syscall.SIGINT},
-		{"SIGTERM ignored", true, []os.Signal{syscall.SIGTERM, syscall.SIGTERM, syscall.SIGINT}, syscall.SIGINT},
+		{
+			"SIGTERM ignored", true,
+			[]os.Signal{syscall.SIGTERM, syscall.SIGTERM, syscall.SIGINT}, syscall.SIGINT,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

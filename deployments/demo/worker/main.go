@@ -1,13 +1,13 @@
 // Command worker is the demo workload of clusterctl: a small HTTP server that
-// reports which instance answered and exports traces and metrics through the
-// OpenTelemetry SDK. The clusterctl tests also use it to act out slow starts,
-// crashes, stuck shutdowns and memory exhaustion.
+// reports which instance served the request and exports traces and metrics
+// through the OpenTelemetry SDK. The clusterctl tests also use it to act out
+// slow starts, crashes, stuck shutdowns and memory exhaustion.
 //
 // Endpoints on $PORT (default 8080), each response with the header
 // X-Instance-Id:
 //
 //	GET /            JSON {"service", "instance_id", "version", "slot", "hostname"}
-//	GET /healthz     200 once ready; 503 before that and after SIGTERM
+//	GET /healthz     200 once ready, else 503 (also after SIGTERM)
 //	GET /sleep?d=2s  the body of / after the delay d, a Go duration up to 10m
 //
 // In the body, service is OTEL_SERVICE_NAME. instance_id is
@@ -17,16 +17,16 @@
 // null when it is unset.
 //
 // Telemetry is configured only by the standard OpenTelemetry variables:
-// OTEL_EXPORTER_OTLP_ENDPOINT (and the per-signal variants),
-// OTEL_EXPORTER_OTLP_PROTOCOL (grpc or http/protobuf, the default; http/json
-// falls back to http/protobuf because the Go SDK lacks it), OTEL_SERVICE_NAME,
-// OTEL_RESOURCE_ATTRIBUTES, OTEL_METRIC_EXPORT_INTERVAL (milliseconds, SDK
-// default 60000) and OTEL_SDK_DISABLED=true, which turns telemetry off. Each
-// request records one server span and adds one to the counter
-// demo.worker.requests.
+// OTEL_EXPORTER_OTLP_ENDPOINT and its per-signal variants,
+// OTEL_EXPORTER_OTLP_PROTOCOL (grpc or http/protobuf, the default),
+// OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_METRIC_EXPORT_INTERVAL
+// (milliseconds, SDK default 60000) and OTEL_SDK_DISABLED=true, which turns
+// telemetry off. The Go SDK has no http/json exporter, so that protocol falls
+// back to http/protobuf. Each request records one server span and adds one to
+// the counter demo.worker.requests.
 //
-// Knobs for tests, read once at start; durations are Go durations such as
-// 1500ms:
+// Knobs for tests are read once at start. Durations are Go durations such as
+// 1500ms.
 //
 //	DEMO_VERSION            version reported when service.version is absent
 //	DEMO_READY_AFTER        delay before /healthz returns 200 (default 0)
@@ -34,7 +34,7 @@
 //	DEMO_CRASH_AFTER_READY  exit 1 this long after becoming ready
 //	DEMO_EXIT_AFTER         exit this long after start, with DEMO_EXIT_CODE
 //	DEMO_EXIT_CODE          exit code for DEMO_EXIT_AFTER, 0 to 255 (default 1)
-//	DEMO_IGNORE_SIGTERM=1   log SIGTERM and keep serving; SIGINT still stops
+//	DEMO_IGNORE_SIGTERM=1   log SIGTERM and keep serving, but SIGINT stops
 //	DEMO_ALLOC_MB_PER_SEC   allocate and touch this many MiB each second, so a
 //	                        memory limit gets the container OOM-killed
 //
@@ -59,7 +59,7 @@ import (
 	"time"
 )
 
-// healthcheckTimeout bounds the -healthcheck request; the engine's own
+// healthcheckTimeout bounds the -healthcheck request. The engine's own
 // healthcheck timeout may end it sooner.
 const healthcheckTimeout = 2 * time.Second
 

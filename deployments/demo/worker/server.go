@@ -118,7 +118,7 @@ func (w *worker) serveHealth(rw http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(rw, "ok")
 }
 
-// serveSleep answers with the info body after the delay in query parameter d,
+// serveSleep writes the info body after the delay in query parameter d,
 // a Go duration. It returns early, writing nothing, when the client goes away.
 func (w *worker) serveSleep(rw http.ResponseWriter, r *http.Request) {
 	delay, err := parseSleep(r.URL.Query().Get("d"))

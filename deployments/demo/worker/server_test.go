@@ -80,7 +80,8 @@ func TestHandler_Info(t *testing.T) {
 	if got := rec.Header().Get("Content-Type"); got != "application/json" {
 		t.Errorf("Content-Type = %q, want application/json", got)
 	}
-	want := `{"service":"web","instance_id":"web-2-abc","version":"v1","slot":2,"hostname":"host-a"}` + "\n"
+	want := `{"service":"web","instance_id":"web-2-abc","version":"v1",` +
+		`"slot":2,"hostname":"host-a"}` + "\n"
 	if rec.Body.String() != want {
 		t.Errorf("body = %s, want %s", rec.Body, want)
 	}
@@ -172,7 +173,7 @@ func TestHandler_SleepWaits(t *testing.T) {
 		t.Fatalf("status = %d, want 200", rec.Code)
 	}
 	if elapsed < delay {
-		t.Errorf("answered after %s, want at least %s", elapsed, delay)
+		t.Errorf("responded after %s, want at least %s", elapsed, delay)
 	}
 	var body info
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
@@ -186,7 +187,8 @@ func TestHandler_SleepWaits(t *testing.T) {
 func TestHandler_SleepInvalidDelay(t *testing.T) {
 	t.Parallel()
 
-	for _, target := range []string{"/sleep", "/sleep?d=", "/sleep?d=2", "/sleep?d=-1s", "/sleep?d=11m"} {
+	targets := []string{"/sleep", "/sleep?d=", "/sleep?d=2", "/sleep?d=-1s", "/sleep?d=11m"}
+	for _, target := range targets {
 		t.Run(target, func(t *testing.T) {
 			t.Parallel()
 			w, _ := newTestWorker(t, true)

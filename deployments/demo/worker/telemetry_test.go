@@ -26,7 +26,9 @@ func TestSignalProtocol_Precedence(t *testing.T) {
 			"OTEL_EXPORTER_OTLP_PROTOCOL":        "grpc",
 			"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",
 		}, "http/protobuf"},
-		{"other signal ignored", map[string]string{"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "grpc"}, "http/protobuf"},
+		{"other signal ignored", map[string]string{
+			"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "grpc",
+		}, "http/protobuf"},
 		{"blank ignored", map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": " "}, "http/protobuf"},
 	}
 	for _, tt := range tests {
@@ -67,7 +69,10 @@ func TestExportProtocol_Values(t *testing.T) {
 
 func TestNewTelemetry_Disabled(t *testing.T) {
 	t.Parallel()
-	env := envOf(map[string]string{"OTEL_SDK_DISABLED": "TRUE", "OTEL_EXPORTER_OTLP_PROTOCOL": "bogus"})
+	env := envOf(map[string]string{
+		"OTEL_SDK_DISABLED":           "TRUE",
+		"OTEL_EXPORTER_OTLP_PROTOCOL": "bogus",
+	})
 
 	tel, err := newTelemetry(t.Context(), env)
 	if err != nil {

@@ -1,0 +1,246 @@
+// Command floor is the baseline of the up benchmark: it makes the engine
+// calls that `clusterctl up` makes for one service without a healthcheck,
+// and nothing else, so that the time it takes is the floor that clusterctl
+// is measured against.
+//
+// It creates one network, then for each of -n instances a container (one
+// network, restart policy unless-stopped, the labels clusterctl sets) that it
+// starts and polls with ContainerInspect every 200ms until it has been
+// running for -min-uptime. That gate is clusterctl's default readiness for a
+// service without a healthcheck or ready probe. At most -parallel instances
+// are in ContainerCreate or ContainerStart at once. The wait runs outside
+// that bound unless -wait-in-slot is set, which holds the slot until the
+// instance is ready.
+//
+// Every container and the network carry the label io.clusterctl.bench=PREFIX.
+// "floor -prefix PREFIX -cleanup" removes everything with that label and
+// exits.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+)
+
+// labelBench marks everything one floor run creates; its value is the prefix.
+const labelBench = "io.clusterctl.bench"
+
+// pollInterval matches clusterctl's interval between two ContainerInspect
+// calls while it waits for an instance.
+const pollInterval = 200 * time.Millisecond
+
+// service is the compose service name the floor imitates.
+const service = "app"
+
+// options are the command-line flags.
+type options struct {
+	count       int
+	image       string
+	prefix      string
+	parallel    int
+	minUptime   time.Duration
+	timeout     time.Duration
+	waitInSlot  bool
+	cleanupOnly bool
+}
+
+func main() {
+	opts := parseFlags()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, opts); err != nil {
+		fmt.Fprintln(os.Stderr, "floor:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags() options {
+	var opts options
+	flag.IntVar(&opts.count, "n", 20, "number of instances to bring up")
+	flag.StringVar(&opts.image, "image", "clusterctl-bench/worker:v1", "local image of the instances; it is never pulled")
+	flag.StringVar(&opts.prefix, "prefix", "bench-floor", "prefix of container and network names, and value of the label "+labelBench)
+	flag.IntVar(&opts.parallel, "parallel", 8, "instances in ContainerCreate or ContainerStart at once, as clusterctl up --parallel")
+	flag.DurationVar(&opts.minUptime, "min-uptime", time.Second, "time an instance must run to count as ready, clusterctl's default gate")
+	flag.DurationVar(&opts.timeout, "timeout", 5*time.Minute, "deadline of the whole run")
+	flag.BoolVar(&opts.waitInSlot, "wait-in-slot", false, "hold a -parallel slot until the instance is ready, not only through create and start")
+	flag.BoolVar(&opts.cleanupOnly, "cleanup", false, "remove every container and network labelled "+labelBench+"=PREFIX and exit")
+	flag.Parse()
+	return opts
+}
+
+func run(ctx context.Context, opts options) error {
+	if opts.count < 1 || opts.parallel < 1 {
+		return fmt.Errorf("-n %d and -parallel %d must both be at least 1", opts.count, opts.parallel)
+	}
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return fmt.Errorf("docker client: %w", err)
+	}
+	defer cli.Close()
+	if opts.cleanupOnly {
+		return cleanup(ctx, cli, opts.prefix)
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
+	defer cancel()
+	start := time.Now()
+	if err := up(ctx, cli, opts); err != nil {
+		return err
+	}
+	fmt.Printf("floor: %d instances running for %s each (clusterctl's default readiness gate without a healthcheck) in %.3fs\n",
+		opts.count, opts.minUptime, time.Since(start).Seconds())
+	return nil
+}
+
+// up creates the network, then brings up every instance; the first error
+// cancels the others.
+func up(ctx context.Context, cli *client.Client, opts options) error {
+	netName := opts.prefix + "_default"
+	_, err := cli.NetworkCreate(ctx, netName, network.CreateOptions{Labels: map[string]string{labelBench: opts.prefix}})
+	if err != nil {
+		return fmt.Errorf("create network %s: %w", netName, err)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, opts.parallel)
+	var wg sync.WaitGroup
+	errs := make([]error, opts.count)
+	for slot := range opts.count {
+		wg.Go(func() {
+			errs[slot] = instance(ctx, cli, opts, netName, slot, sem)
+			if errs[slot] != nil {
+				cancel(errs[slot])
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// instance creates and starts one container while holding a slot of sem,
+// then waits until it is ready.
+func instance(ctx context.Context, cli *client.Client, opts options, netName string, slot int, sem chan struct{}) error {
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	release := sync.OnceFunc(func() { <-sem })
+	defer release()
+	id, err := createAndStart(ctx, cli, opts, netName, slot)
+	if err != nil {
+		return err
+	}
+	if !opts.waitInSlot {
+		release()
+	}
+	return waitRunning(ctx, cli, id, opts.minUptime)
+}
+
+func createAndStart(ctx context.Context, cli *client.Client, opts options, netName string, slot int) (string, error) {
+	name := fmt.Sprintf("%s-%s-%d", opts.prefix, service, slot)
+	cfg := &container.Config{
+		Image: opts.image,
+		Env:   []string{"OTEL_SDK_DISABLED=true"},
+		Labels: map[string]string{
+			labelBench:                 opts.prefix,
+			"io.clusterctl.project":    opts.prefix,
+			"io.clusterctl.service":    service,
+			"io.clusterctl.instance":   strconv.Itoa(slot),
+			"io.clusterctl.role":       "instance",
+			"io.clusterctl.instances":  strconv.Itoa(opts.count),
+			"io.clusterctl.image":      opts.image,
+			"io.clusterctl.bench.kind": "floor",
+		},
+	}
+	host := &container.HostConfig{
+		NetworkMode:   container.NetworkMode(netName),
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
+	}
+	netCfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+		netName: {Aliases: []string{service}},
+	}}
+	created, err := cli.ContainerCreate(ctx, cfg, host, netCfg, nil, name)
+	if err != nil {
+		return "", fmt.Errorf("create %s: %w", name, err)
+	}
+	if err := cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		return "", fmt.Errorf("start %s: %w", name, err)
+	}
+	return created.ID, nil
+}
+
+// waitRunning polls a container until it has been running for minUptime,
+// and fails when it stops or restarts first.
+func waitRunning(ctx context.Context, cli *client.Client, id string, minUptime time.Duration) error {
+	ticker := time.NewTicker(pollInterval)
+	defer ticker.Stop()
+	for {
+		info, err := cli.ContainerInspect(ctx, id)
+		if err != nil {
+			return fmt.Errorf("inspect %s: %w", id[:12], err)
+		}
+		state := info.State
+		if !state.Running || state.Restarting || info.RestartCount > 0 {
+			return fmt.Errorf("container %s is %s (exit code %d, restarts %d) before %s of uptime",
+				info.Name, state.Status, state.ExitCode, info.RestartCount, minUptime)
+		}
+		started, err := time.Parse(time.RFC3339Nano, state.StartedAt)
+		if err == nil && time.Since(started) >= minUptime {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-ticker.C:
+		}
+	}
+}
+
+// cleanup force-removes every container and network labelled with prefix,
+// containers first because a network in use cannot be removed.
+func cleanup(ctx context.Context, cli *client.Client, prefix string) error {
+	byLabel := filters.NewArgs(filters.Arg("label", labelBench+"="+prefix))
+	list, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: byLabel})
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(list)+1)
+	for i, c := range list {
+		wg.Go(func() {
+			if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil {
+				errs[i] = fmt.Errorf("remove container %s: %w", c.ID[:12], err)
+			}
+		})
+	}
+	wg.Wait()
+	errs[len(list)] = removeNetworks(ctx, cli, byLabel)
+	return errors.Join(errs...)
+}
+
+func removeNetworks(ctx context.Context, cli *client.Client, byLabel filters.Args) error {
+	nets, err := cli.NetworkList(ctx, network.ListOptions{Filters: byLabel})
+	if err != nil {
+		return fmt.Errorf("list networks: %w", err)
+	}
+	var errs []error
+	for _, n := range nets {
+		if err := cli.NetworkRemove(ctx, n.ID); err != nil {
+			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,189 @@
+package orchestrator
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	composetypes "github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/clusterctl/clusterctl/compose"
+)
+
+func testProject(instances int, proxy bool) *compose.Project {
+	svc := compose.Service{
+		Name: "web",
+		Config: composetypes.ServiceConfig{Name: "web", ContainerSpec: composetypes.ContainerSpec{Image: "app:v1"},
+			WorkloadSpec: composetypes.WorkloadSpec{HealthCheck: &composetypes.HealthCheckConfig{Test: []string{"CMD", "/app", "-check"}}}},
+		Instances: compose.InstanceCount{Fixed: instances},
+		OTel:      compose.OTel{Enabled: true},
+	}
+	if proxy {
+		svc.Proxy = &compose.Proxy{Mode: "http", Ports: []compose.ProxyPort{{Target: 8080, Protocol: "tcp", HostIP: "127.0.0.1", HostPort: "8080"}}}
+	}
+	return &compose.Project{
+		Name:     "shop",
+		Model:    &composetypes.Project{Name: "shop", Networks: composetypes.Networks{"default": {Name: "shop_default"}}},
+		Services: []compose.Service{svc},
+	}
+}
+
+func newTestOrchestrator(engine *fakeEngine) (*Orchestrator, *[]Event) {
+	var events []Event
+	var report Reporter = func(e Event) { events = append(events, e) }
+	return &Orchestrator{Engine: engine, ToolImage: "clusterctl-tool:any", Report: syncReporter(report)}, &events
+}
+
+func syncReporter(r Reporter) Reporter {
+	ch := make(chan struct{}, 1)
+	return func(e Event) {
+		ch <- struct{}{}
+		r(e)
+		<-ch
+	}
+}
+
+func TestUp_FirstStartCreatesInstancesAndFrontDoor(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	if err := o.Up(t.Context(), testProject(3, true), UpOptions{}); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	names := engine.names()
+	slices.Sort(names)
+	if len(names) != 4 {
+		t.Fatalf("containers = %v, want 3 instances and a front door", names)
+	}
+	if names[3] != "shop-web-frontdoor" {
+		t.Errorf("front door name = %q, want shop-web-frontdoor", names[3])
+	}
+	for i, name := range names[:3] {
+		if !strings.HasPrefix(name, "shop-web-"+string(rune('0'+i))+"-") {
+			t.Errorf("instance name %q does not start with shop-web-%d-", name, i)
+		}
+	}
+	var pushes int
+	for _, cmd := range engine.execs {
+		if strings.Contains(cmd, "frontdoor members") {
+			pushes++
+		}
+	}
+	if pushes == 0 {
+		t.Error("the front door never got a membership")
+	}
+}
+
+func TestUp_InstanceLabelsAndPorts(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	if err := o.Up(t.Context(), testProject(2, true), UpOptions{}); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	for _, c := range engine.containers {
+		if c.config.Labels[LabelRole] != RoleInstance {
+			continue
+		}
+		for _, key := range []string{LabelProject, LabelService, LabelInstance, LabelRevision} {
+			if c.config.Labels[key] == "" {
+				t.Errorf("%s has no %s label", c.name, key)
+			}
+		}
+		if len(c.host.PortBindings) != 0 {
+			t.Errorf("%s publishes ports %v although the front door owns them", c.name, c.host.PortBindings)
+		}
+		if slices.Contains(c.networks, "") {
+			t.Errorf("%s is on an unnamed network", c.name)
+		}
+	}
+}
+
+func TestUp_NoChangeIsNoOp(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, events := newTestOrchestrator(engine)
+	p := testProject(2, false)
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("first Up: %v", err)
+	}
+	before := engine.nextID
+	*events = nil
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("second Up: %v", err)
+	}
+	if engine.nextID != before {
+		t.Errorf("second Up created %d objects, want none", engine.nextID-before)
+	}
+	if len(*events) != 1 || (*events)[0].Kind != EventUpToDate {
+		t.Errorf("events = %+v, want one up-to-date event", *events)
+	}
+}
+
+func TestUp_FailureRemovesWhatItCreated(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	engine.failStart = func(name string) error {
+		if strings.HasPrefix(name, "shop-web-2-") {
+			return errors.New("start refused")
+		}
+		return nil
+	}
+	o, _ := newTestOrchestrator(engine)
+	err := o.Up(t.Context(), testProject(3, true), UpOptions{})
+	if err == nil || !strings.Contains(err.Error(), "start refused") {
+		t.Fatalf("Up error = %v, want the start failure", err)
+	}
+	if names := engine.names(); len(names) != 0 {
+		t.Errorf("containers left after a failed first up: %v", names)
+	}
+	if len(engine.networks) != 0 {
+		t.Errorf("networks left after a failed first up: %v", engine.networks)
+	}
+}
+
+func TestUp_FailedScaleUpKeepsExistingInstances(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	if err := o.Up(t.Context(), testProject(2, false), UpOptions{}); err != nil {
+		t.Fatalf("first Up: %v", err)
+	}
+	engine.failStart = func(name string) error {
+		if strings.HasPrefix(name, "shop-web-3-") {
+			return errors.New("start refused")
+		}
+		return nil
+	}
+	if err := o.Up(t.Context(), testProject(4, false), UpOptions{}); err == nil {
+		t.Fatal("Up succeeded although an instance failed to start")
+	}
+	names := engine.names()
+	slices.Sort(names)
+	if len(names) != 2 || !strings.HasPrefix(names[0], "shop-web-0-") || !strings.HasPrefix(names[1], "shop-web-1-") {
+		t.Errorf("containers after a failed scale-up = %v, want the two original instances", names)
+	}
+	if len(engine.networks) != 1 {
+		t.Errorf("networks = %v, want the project network kept", engine.networks)
+	}
+}
+
+func TestUp_ChangedConfigurationStops(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	p := testProject(2, false)
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("first Up: %v", err)
+	}
+	value := "bar"
+	p.Services[0].Config.Environment = composetypes.MappingWithEquals{"FOO": &value}
+	err := o.Up(t.Context(), p, UpOptions{})
+	if !errors.Is(err, ErrChanged) {
+		t.Fatalf("Up error = %v, want ErrChanged", err)
+	}
+	if !strings.Contains(err.Error(), "+FOO") {
+		t.Errorf("error does not name the added variable: %v", err)
+	}
+}
