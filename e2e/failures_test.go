@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"os/exec"
 	"strings"
@@ -115,9 +116,9 @@ func TestUp_BadInputExitsTwo(t *testing.T) {
 		want    []string
 	}{
 		{
-			name: "unknown extension key",
+			name:    "unknown extension key",
 			compose: "services:\n  app:\n    image: " + workerImage + "\n    x-clusterctl:\n      instancez: 2\n",
-			want: []string{"instancez", "compose.yaml"},
+			want:    []string{"instancez", "compose.yaml"},
 		},
 		{
 			name:    "unknown service on the command line",
@@ -175,7 +176,8 @@ func TestUp_InterruptCleansUp(t *testing.T) {
 	}
 	err := cmd.Wait()
 	code := 0
-	if exitErr, ok := err.(*exec.ExitError); ok {
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
 		code = exitErr.ExitCode()
 	}
 	if code != 130 {

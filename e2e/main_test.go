@@ -68,7 +68,7 @@ func setUp() error {
 		build := exec.Command("go", "build", "-o", clusterctlBin, "./cmd/clusterctl")
 		build.Dir, build.Env = repoRoot, append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("build clusterctl: %v\n%s", err, out)
+			return fmt.Errorf("build clusterctl: %w\n%s", err, out)
 		}
 	}
 	worker := filepath.Join(repoRoot, "deployments", "demo", "worker", "bin", "worker")

@@ -81,6 +81,12 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// firstLine returns the first line of an error's message, for events.
+func firstLine(err error) string {
+	line, _, _ := strings.Cut(err.Error(), "\n")
+	return line
+}
+
 func indent(lines []string) string {
 	if len(lines) == 0 {
 		return "  (no output)"

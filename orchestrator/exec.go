@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -44,7 +45,7 @@ func (o *Orchestrator) exec(ctx context.Context, id string, cmd []string) (execR
 	case <-ctx.Done():
 		return execResult{}, ctx.Err()
 	}
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		return execResult{}, fmt.Errorf("exec output in %s: %w", shortID(id), err)
 	}
 	inspect, err := o.Engine.ContainerExecInspect(ctx, created.ID)

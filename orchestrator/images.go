@@ -37,7 +37,7 @@ func (o *Orchestrator) ensureImage(ctx context.Context, p *compose.Project, svc 
 	ref := ImageRef(p, svc)
 	inspect, err := o.Engine.ImageInspect(ctx, ref)
 	switch {
-	case err == nil && !(force && svc.Config.Build != nil):
+	case err == nil && (!force || svc.Config.Build == nil):
 		return localImage{ID: inspect.ID, Version: imageVersion(ref, imageLabels(inspect))}, nil
 	case err != nil && !errdefs.IsNotFound(err):
 		return localImage{}, fmt.Errorf("inspect image %s: %w", ref, err)

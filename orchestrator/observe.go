@@ -41,7 +41,7 @@ func observedFromSummary(c container.Summary) ObservedContainer {
 		Role:     c.Labels[LabelRole],
 		Slot:     slot,
 		Revision: c.Labels[LabelRevision],
-		State:    string(c.State),
+		State:    c.State,
 		Created:  time.Unix(c.Created, 0),
 	}
 }

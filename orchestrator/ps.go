@@ -82,7 +82,7 @@ func statusOf(project string, c ObservedContainer, info container.InspectRespons
 		Restarts: info.RestartCount, ExitCode: info.State.ExitCode,
 	}
 	if info.State.Health != nil {
-		row.Health = string(info.State.Health.Status)
+		row.Health = info.State.Health.Status
 	}
 	if started, err := time.Parse(time.RFC3339Nano, info.State.StartedAt); err == nil && !started.IsZero() && started.Year() > 1 {
 		row.StartedAt = &started

@@ -255,6 +255,10 @@ func (r *upRun) createInstances(ctx context.Context, steps []Step) error {
 			}
 			defer func() { <-sem }()
 			if err := r.createInstance(ctx, step); err != nil {
+				if ctx.Err() == nil {
+					r.o.Report.emit(Event{Kind: EventFailed, Project: r.p.Name, Service: step.Service, Slot: step.Slot,
+						Container: step.Container, Message: firstLine(err)})
+				}
 				once.Do(func() { first = err; cancel(err) })
 			}
 		}()

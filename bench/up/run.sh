@@ -9,27 +9,33 @@
 # It prints one row per N with the best up time of ROUNDS runs, the ratios, and whether
 # clusterctl meets its target: within 1.2x of the floor and faster than Compose.
 #
+# With DIAGNOSE=1 each round also runs the floor with -wait-in-slot, which holds each of its
+# 8 slots until the instance is ready, as clusterctl up does, and the script prints how long
+# clusterctl's instances spent between the created, started and ready events.
+#
 # Settings, from the environment: COUNTS ("20 100"), ROUNDS (2), PARALLEL (8, clusterctl's
-# --parallel and the floor's -parallel), KEEP_LOGS (a directory that receives the run logs;
-# off when empty).
+# --parallel and the floor's -parallel), DIAGNOSE (1; 0 turns it off), KEEP_LOGS (a
+# directory that receives the run logs; off when empty).
 #
 # The instances run the demo worker in the local image clusterctl-bench/worker:v1, built
 # FROM scratch from deployments/demo/worker; nothing is pulled, and the compose file sets
-# pull_policy: never. Every project is named bench-up-<random>-..., and on exit the script
-# removes the containers and networks that carry those project names in their labels. The
-# image stays, so that a second run reuses it.
+# pull_policy: never. Every project is named bench-up-<random>-..., and after each run and
+# on exit the script removes the containers and networks that carry that project's label.
+# The image stays, so that a second run reuses it.
 set -euo pipefail
 
 COUNTS=${COUNTS:-"20 100"}
 ROUNDS=${ROUNDS:-2}
 PARALLEL=${PARALLEL:-8}
+DIAGNOSE=${DIAGNOSE:-1}
 KEEP_LOGS=${KEEP_LOGS:-}
 IMAGE="clusterctl-bench/worker:v1"
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 run_id=bench-up-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
-projects=() # label filters, key=value, of everything this script created
+projects=()    # label filters, key=value, of everything this script created
+stuck_nets=()  # networks that the engine refused to remove
 
 # remove_labelled force-removes the containers, then the networks, that carry a label.
 remove_labelled() {
@@ -67,6 +73,19 @@ fail() {
 	echo "bench/up: $1 failed; last lines of $2:" >&2
 	tail -n 20 "$2" >&2
 	exit 1
+}
+
+# teardown_done warns when a removal command failed, removes what it left behind, and
+# records a network that the engine still refuses to remove.
+teardown_done() {
+	local status=$1 what=$2 log=$3 filter=$4 net
+	if ((status != 0)); then
+		echo "bench/up: $what exited $status; last line: $(tail -n 1 "$log")" >&2
+	fi
+	remove_labelled "$filter"
+	while read -r net; do
+		[[ -n $net ]] && stuck_nets+=("$net")
+	done < <(docker network ls --filter "label=$filter" --format '{{.Name}}')
 }
 
 build() {
@@ -112,7 +131,7 @@ YAML
 # down_s to the seconds each step took. It registers its project for the exit cleanup first.
 
 time_clusterctl() {
-	local n=$1 round=$2 name=$run_id-cc$1-r$2 log=$work/clusterctl-$1-r$2.log file start
+	local n=$1 round=$2 name=$run_id-cc$1-r$2 log=$work/clusterctl-$1-r$2.log file start status=0
 	projects+=("io.clusterctl.project=$name")
 	file=$(write_file "$n")
 	start=$(now)
@@ -120,24 +139,28 @@ time_clusterctl() {
 		fail "clusterctl up (N=$n, round $round)" "$log"
 	up_s=$(seconds_since "$start")
 	start=$(now)
-	"$clusterctl" -f "$file" -p "$name" --progress plain down 2>>"$log" || fail "clusterctl down (N=$n)" "$log"
+	"$clusterctl" -f "$file" -p "$name" --progress plain down 2>>"$log" || status=$?
 	down_s=$(seconds_since "$start")
+	teardown_done "$status" "clusterctl down (N=$n)" "$log" "io.clusterctl.project=$name"
 }
 
+# time_floor takes the round's suffix and extra floor flags after N and the round.
 time_floor() {
-	local n=$1 round=$2 name=$run_id-fl$1-r$2 log=$work/floor-$1-r$2.log start
+	local n=$1 round=$2 name=$run_id-$3$1-r$2 log=$work/$3-$1-r$2.log start status=0
+	shift 3
 	projects+=("io.clusterctl.bench=$name")
 	start=$(now)
-	"$work/floor" -n "$n" -image "$IMAGE" -prefix "$name" -parallel "$PARALLEL" >"$log" 2>&1 ||
-		fail "floor (N=$n, round $round)" "$log"
+	"$work/floor" -n "$n" -image "$IMAGE" -prefix "$name" -parallel "$PARALLEL" "$@" >"$log" 2>&1 ||
+		fail "floor $* (N=$n, round $round)" "$log"
 	up_s=$(seconds_since "$start")
 	start=$(now)
-	"$work/floor" -prefix "$name" -cleanup >>"$log" 2>&1 || fail "floor -cleanup (N=$n)" "$log"
+	"$work/floor" -prefix "$name" -cleanup >>"$log" 2>&1 || status=$?
 	down_s=$(seconds_since "$start")
+	teardown_done "$status" "floor -cleanup (N=$n)" "$log" "io.clusterctl.bench=$name"
 }
 
 time_compose() {
-	local n=$1 round=$2 name=$run_id-co$1-r$2 log=$work/compose-$1-r$2.log file start
+	local n=$1 round=$2 name=$run_id-co$1-r$2 log=$work/compose-$1-r$2.log file start status=0
 	projects+=("com.docker.compose.project=$name")
 	file=$(write_file "$n")
 	start=$(now)
@@ -145,8 +168,9 @@ time_compose() {
 		fail "compose up (N=$n, round $round)" "$log"
 	up_s=$(seconds_since "$start")
 	start=$(now)
-	"${compose[@]}" -p "$name" -f "$file" down >>"$log" 2>&1 || fail "compose down (N=$n)" "$log"
+	"${compose[@]}" -p "$name" -f "$file" down >>"$log" 2>&1 || status=$?
 	down_s=$(seconds_since "$start")
+	teardown_done "$status" "compose down (N=$n)" "$log" "com.docker.compose.project=$name"
 }
 
 # verdict prints whether clusterctl met both targets for one N.
@@ -159,24 +183,78 @@ verdict() {
 	}'
 }
 
-# bench_n runs ROUNDS rounds for one N, alternating the tools, and prints its two table rows
-# into the files rows and downs.
+# phases prints the mean seconds that clusterctl's instances spent from the created to the
+# started event (ContainerStart) and from started to ready (the uptime gate), read from
+# the timestamps of one --progress plain log.
+phases() {
+	awk '
+		function secs(stamp) { return substr(stamp, 12, 2) * 3600 + substr(stamp, 15, 2) * 60 + substr(stamp, 18, 6) }
+		$3 == "created" && $2 ~ /\.[0-9]+$/ { created[$2] = secs($1) }
+		$3 == "started" { started[$2] = secs($1) }
+		$3 == "ready" { ready[$2] = secs($1) }
+		END {
+			for (k in ready) { n++; start += started[k] - created[k]; wait += ready[k] - started[k] }
+			if (n) printf "created->started %.2fs, started->ready %.2fs", start / n, wait / n
+		}' "$1"
+}
+
+# bench_n runs ROUNDS rounds for one N, alternating the tools, and appends its table rows to
+# the files rows, downs and diagnosis.
 bench_n() {
-	local n=$1 round cc="" fl="" co="" ccd="" fld="" cod=""
+	local n=$1 round cc="" fl="" co="" fs="" ccd="" fld="" cod=""
 	for round in $(seq "$ROUNDS"); do
 		time_clusterctl "$n" "$round"
 		cc=$(min "$cc" "$up_s") ccd=$(min "$ccd" "$down_s")
-		time_floor "$n" "$round"
+		time_floor "$n" "$round" floor
 		fl=$(min "$fl" "$up_s") fld=$(min "$fld" "$down_s")
 		if ((${#compose[@]})); then
 			time_compose "$n" "$round"
 			co=$(min "$co" "$up_s") cod=$(min "$cod" "$down_s")
 		fi
-		echo "N=$n round $round: clusterctl ${cc}s, floor ${fl}s, compose ${co:--}s (best so far)" >&2
+		if ((DIAGNOSE)); then
+			time_floor "$n" "$round" slotwait -wait-in-slot
+			fs=$(min "$fs" "$up_s")
+		fi
+		echo "N=$n round $round: clusterctl ${cc}s, floor ${fl}s, compose ${co:--}s, floor -wait-in-slot ${fs:--}s (best so far)" >&2
 	done
 	printf "%5s %13s %8s %10s %17s %19s   %s\n" "$n" "$cc" "$fl" "${co:--}" \
 		"$(ratio "$cc" "$fl")" "$(ratio "$cc" "$co")" "$(verdict "$cc" "$fl" "$co")" >>"$work/rows"
 	printf "%5s %13s %8s %10s\n" "$n" "$ccd" "$fld" "${cod:--}" >>"$work/downs"
+	if ((DIAGNOSE)); then
+		printf "%5s %27s %18s   %s\n" "$n" "$fs" "$(ratio "$cc" "$fs")" \
+			"$(phases "$work/clusterctl-$n-r$ROUNDS.log")" >>"$work/diagnosis"
+	fi
+}
+
+report() {
+	echo
+	echo "bench/up, $(date -u +%Y-%m-%dT%H:%MZ): $(nproc) cores, Docker Engine $(docker version --format '{{.Server.Version}}')" \
+		"(API $(docker version --format '{{.Server.APIVersion}}'), storage $(docker info --format '{{.Driver}}')), compose $compose_version"
+	echo "image $IMAGE, no healthcheck, no ports; best of $ROUNDS runs; up to $PARALLEL instances created at once"
+	echo
+	printf "%5s %13s %8s %10s %17s %19s   %s\n" N "clusterctl s" "floor s" "compose s" \
+		"clusterctl/floor" "clusterctl/compose" "target: <=1.2x floor / < compose"
+	cat "$work/rows"
+	echo
+	echo "teardown, best of $ROUNDS (clusterctl down stops gracefully; floor -cleanup force-removes):"
+	printf "%5s %13s %8s %10s\n" N "clusterctl s" "floor s" "compose s"
+	cat "$work/downs"
+	if ((DIAGNOSE)); then
+		echo
+		echo "diagnosis: the floor holding each slot until its instance is ready, as clusterctl up does,"
+		echo "and the mean phases of clusterctl's instances in its last round:"
+		printf "%5s %27s %18s   %s\n" N "floor -wait-in-slot s" "clusterctl/that" "clusterctl phases"
+		cat "$work/diagnosis"
+	fi
+	echo
+	echo "clusterctl and the floor return when every instance has run for 1s, clusterctl's default readiness"
+	echo "gate for a service without a healthcheck, so the floor waits the same 1s. compose up -d returns"
+	echo "when the containers are started, not ready: it skips that wait and is timed to an earlier point."
+	if ((${#stuck_nets[@]})); then
+		echo
+		echo "the engine refused to remove these empty networks of this run (\"has active endpoints\"):"
+		printf "  %s\n" "${stuck_nets[@]}"
+	fi
 }
 
 main() {
@@ -184,23 +262,9 @@ main() {
 	find_compose
 	: >"$work/rows"
 	: >"$work/downs"
+	: >"$work/diagnosis"
 	for n in $COUNTS; do bench_n "$n"; done
-
-	echo
-	echo "bench/up, $(date -u +%Y-%m-%dT%H:%MZ): $(nproc) cores, Docker Engine $(docker version --format '{{.Server.Version}}') (API $(docker version --format '{{.Server.APIVersion}}'), storage $(docker info --format '{{.Driver}}')), compose $compose_version"
-	echo "image $IMAGE, no healthcheck, no ports; best of $ROUNDS runs; up to $PARALLEL instances created at once"
-	echo
-	printf "%5s %13s %8s %10s %17s %19s   %s\n" N "clusterctl s" "floor s" "compose s" \
-		"clusterctl/floor" "clusterctl/compose" "target: <=1.2x floor / < compose"
-	cat "$work/rows"
-	echo
-	echo "teardown, best of $ROUNDS (clusterctl down stops gracefully; floor -cleanup and compose down differ):"
-	printf "%5s %13s %8s %10s\n" N "clusterctl s" "floor s" "compose s"
-	cat "$work/downs"
-	echo
-	echo "clusterctl and the floor return when every instance has run for 1s, clusterctl's default readiness"
-	echo "gate for a service without a healthcheck, so the floor waits the same 1s. compose up -d returns"
-	echo "when the containers are started, not ready: it skips that wait and is timed to an earlier point."
+	report
 }
 
 main

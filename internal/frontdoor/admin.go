@@ -146,7 +146,7 @@ func (fd *frontDoor) newAdminServer() *http.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT "+membersPath, fd.handleMembers)
 	mux.HandleFunc("GET "+statusPath, fd.handleStatus)
-	return &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
+	return &http.Server{Handler: mux, ReadHeaderTimeout: clientTimeout}
 }
 
 func serveAdmin(srv *http.Server, ln net.Listener) error {

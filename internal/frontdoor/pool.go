@@ -56,7 +56,7 @@ type upstreamConn struct {
 	reused    bool // served a request before
 
 	bodyErr     chan error // result of the request body writer
-	bodyPending bool
+	bodyPending bool       // a writer runs, or its result was not received
 }
 
 // get returns an idle connection that is still open, or nil.

@@ -2,8 +2,6 @@ package frontdoor
 
 import (
 	"context"
-	"fmt"
-	"net/http"
 	"sync/atomic"
 	"time"
 )
@@ -57,16 +55,6 @@ func (fd *frontDoor) backendFailed(b *backend, op string, err error) {
 	}
 }
 
-// writeNoBackend answers 503 because no instance is ready.
-func (fd *frontDoor) writeNoBackend(w http.ResponseWriter) {
-	fd.noBackendFailed()
-	msg := "503 Service Unavailable: the service has no ready instance\n"
-	if fd.cfg.Service != "" {
-		msg = fmt.Sprintf("503 Service Unavailable: service %q has no ready instance\n", fd.cfg.Service)
-	}
-	writePlain(w, http.StatusServiceUnavailable, msg)
-}
-
 // noBackendFailed counts and logs, rate-limited, a request or connection turned away.
 func (fd *frontDoor) noBackendFailed() {
 	fd.noBackend.Add(1)
@@ -74,20 +62,6 @@ func (fd *frontDoor) noBackendFailed() {
 		fd.log.Warn("no ready instance, request turned away", "service", fd.cfg.Service,
 			"dropped_since_last", dropped)
 	}
-}
-
-// writeBadGateway answers 502 after a backend failed before its response.
-func (fd *frontDoor) writeBadGateway(w http.ResponseWriter, b *backend, op string, err error) {
-	fd.backendFailed(b, op, err)
-	writePlain(w, http.StatusBadGateway, "502 Bad Gateway: the instance failed before it answered\n")
-}
-
-func writePlain(w http.ResponseWriter, status int, msg string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	w.Write([]byte(msg))
 }
 
 // logLimiter lets one log record through per logEvery and counts the rest.

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -116,8 +115,8 @@ type frontDoor struct {
 	failures  atomic.Uint64 // answered 502 or aborted because of a backend
 	noBackend atomic.Uint64 // answered 503 or closed because no backend was ready
 
-	noBackendLog logLimiter
-	conns        sync.WaitGroup // TCP mode client connections
+	noBackendLog     logLimiter
+	noBackendMessage string // body of the 503 response
 }
 
 // Serve runs a front door until ctx is cancelled. It listens on cfg.Ports and on the admin
@@ -130,8 +129,11 @@ func Serve(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	fd := &frontDoor{cfg: cfg, log: cfg.Logger, started: time.Now()}
-	fd.members = newMembers(cfg)
+	fd := &frontDoor{cfg: cfg, log: cfg.Logger, started: time.Now(), members: newMembers(cfg)}
+	fd.noBackendMessage = "503 Service Unavailable: the service has no ready instance\n"
+	if cfg.Service != "" {
+		fd.noBackendMessage = fmt.Sprintf("503 Service Unavailable: service %q has no ready instance\n", cfg.Service)
+	}
 
 	listeners, err := fd.listen()
 	if err != nil {

@@ -2,20 +2,14 @@ package frontdoor
 
 import (
 	"context"
-	"errors"
 	"net"
-	"sync"
-	"time"
 )
-
-// maxAcceptDelay caps the back-off after a failed accept, as net/http does.
-const maxAcceptDelay = time.Second
 
 // tcpServer serves TCP mode: it joins each client connection to a backend connection.
 type tcpServer struct {
 	fd        *frontDoor
 	listeners []net.Listener
-	conns     sync.WaitGroup
+	conns     connTracker[net.Conn]
 }
 
 func newTCPServer(fd *frontDoor, listeners []net.Listener) *tcpServer {
@@ -24,34 +18,21 @@ func newTCPServer(fd *frontDoor, listeners []net.Listener) *tcpServer {
 
 func (s *tcpServer) start(failed chan<- error) {
 	for i, ln := range s.listeners {
-		go func() { failed <- s.accept(ln, i) }()
-	}
-}
-
-// accept serves one listener until it is closed.
-func (s *tcpServer) accept(ln net.Listener, port int) error {
-	var delay time.Duration
-	for {
-		client, err := ln.Accept()
-		if errors.Is(err, net.ErrClosed) {
-			return nil
-		}
-		if err != nil {
-			delay = min(max(2*delay, 5*time.Millisecond), maxAcceptDelay)
-			s.fd.log.Warn("accept failed", "service", s.fd.cfg.Service, "addr", ln.Addr().String(),
-				"error", err, "retry_in", delay)
-			time.Sleep(delay)
-			continue
-		}
-		delay = 0
-		s.conns.Add(1)
-		go s.handle(client, port)
+		go func() {
+			failed <- acceptLoop(s.fd, ln, func(conn net.Conn) {
+				if !s.conns.add(conn) {
+					conn.Close()
+					return
+				}
+				go s.handle(conn, i)
+			})
+		}()
 	}
 }
 
 // handle joins client to a backend, or closes it when there is no backend.
 func (s *tcpServer) handle(client net.Conn, port int) {
-	defer s.conns.Done()
+	defer s.conns.done(client)
 	defer client.Close()
 	s.fd.requests.Add(1)
 
@@ -69,7 +50,10 @@ func (s *tcpServer) handle(client net.Conn, port int) {
 	pipe(client, c.Conn)
 }
 
+// shutdown stops accepting and waits for the connections until ctx is done. The caller
+// then closes the backend connections, which ends the rest.
 func (s *tcpServer) shutdown(ctx context.Context) bool {
 	closeAll(s.listeners)
-	return waitOrDone(ctx, &s.conns)
+	s.conns.close()
+	return s.conns.wait(ctx)
 }

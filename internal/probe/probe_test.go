@@ -70,4 +70,3 @@ func TestOnce_TCP(t *testing.T) {
 		t.Fatal("Once on a closed port returned nil")
 	}
 }
-

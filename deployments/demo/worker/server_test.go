@@ -242,7 +242,7 @@ func TestInstrument_RecordsSpanAndCount(t *testing.T) {
 	}
 	status := attributeOf(spans[0].Attributes(), "http.response.status_code")
 	if status.AsInt64() != http.StatusServiceUnavailable {
-		t.Errorf("span status code = %v, want 503", status.Emit())
+		t.Errorf("span status code = %v, want 503", status.String())
 	}
 
 	counts := requestCounts(t, tel.metrics)
