@@ -60,3 +60,17 @@ func (p *Project) unknownService(name string) error {
 	return &InvalidError{Message: fmt.Sprintf("no service %q in project %s; known services are %s",
 		name, p.Name, strings.Join(known, ", "))}
 }
+
+// SetInstances overrides the instance count of a service, as clusterctl
+// scale does. It returns an ErrInvalid error for an unknown service.
+func (p *Project) SetInstances(service string, count InstanceCount) error {
+	if _, err := p.Select([]string{service}); err != nil {
+		return err
+	}
+	for i := range p.Services {
+		if p.Services[i].Name == service {
+			p.Services[i].Instances = count
+		}
+	}
+	return nil
+}

@@ -51,6 +51,9 @@ type EnvTemplate struct {
 	// UserSet lists the per-instance variables the user set, which are
 	// left alone.
 	UserSet []string
+	// InstanceVar is the service's instance_var, an extra variable that
+	// carries the slot.
+	InstanceVar string `json:",omitempty"`
 }
 
 // InstanceVars are the values that differ between instances of one revision.
@@ -91,7 +94,7 @@ func NewEnvTemplate(project string, svc *compose.Service, version string) (EnvTe
 	attrs, warnings := resourceAttributes(project, svc, user[EnvResourceAttributes], version)
 	delete(vars, EnvResourceAttributes)
 
-	tmpl := EnvTemplate{Attributes: attrs}
+	tmpl := EnvTemplate{Attributes: attrs, InstanceVar: svc.InstanceVar}
 	for _, key := range slices.Sorted(maps.Keys(vars)) {
 		tmpl.Vars = append(tmpl.Vars, key+"="+vars[key])
 	}
@@ -106,15 +109,15 @@ func NewEnvTemplate(project string, svc *compose.Service, version string) (EnvTe
 }
 
 // Instance returns the full environment of one instance.
-func (t EnvTemplate) Instance(svc *compose.Service, inst InstanceVars) []string {
+func (t EnvTemplate) Instance(inst InstanceVars) []string {
 	env := slices.Clone(t.Vars)
 	perInstance := map[string]string{
 		EnvInstance:  strconv.Itoa(inst.Slot),
 		EnvInstances: strconv.Itoa(inst.Count),
 		EnvRevision:  inst.Revision,
 	}
-	if svc.InstanceVar != "" {
-		perInstance[svc.InstanceVar] = strconv.Itoa(inst.Slot)
+	if t.InstanceVar != "" {
+		perInstance[t.InstanceVar] = strconv.Itoa(inst.Slot)
 	}
 	for _, key := range slices.Sorted(maps.Keys(perInstance)) {
 		if !slices.Contains(t.UserSet, key) {

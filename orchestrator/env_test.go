@@ -52,7 +52,7 @@ func TestEnv_Injected(t *testing.T) {
 	if len(warnings) != 0 {
 		t.Errorf("warnings = %v, want none", warnings)
 	}
-	env := envMap(tmpl.Instance(svc, InstanceVars{Slot: 2, Count: 4, Name: "shop-api-2-abc", InstanceID: "id-2", Revision: "rev1"}))
+	env := envMap(tmpl.Instance(InstanceVars{Slot: 2, Count: 4, Name: "shop-api-2-abc", InstanceID: "id-2", Revision: "rev1"}))
 	want := map[string]string{
 		EnvServiceName: "api", EnvOTLPEndpoint: "http://otel-collector:4318", EnvOTLPProtocol: "http/protobuf",
 		EnvProject: "shop", EnvService: "api", EnvInstance: "2", EnvInstances: "4", EnvRevision: "rev1",
@@ -90,7 +90,7 @@ func TestEnv_UserWinsExceptInstanceID(t *testing.T) {
 	if len(warnings) != 1 || !strings.Contains(warnings[0], AttrServiceInstanceID) {
 		t.Errorf("warnings = %v, want one about %s", warnings, AttrServiceInstanceID)
 	}
-	env := envMap(tmpl.Instance(svc, InstanceVars{Slot: 0, Count: 1, Name: "n", InstanceID: "generated"}))
+	env := envMap(tmpl.Instance(InstanceVars{Slot: 0, Count: 1, Name: "n", InstanceID: "generated"}))
 	if env[EnvServiceName] != "custom-name" {
 		t.Errorf("%s = %q, want the user's value", EnvServiceName, env[EnvServiceName])
 	}
@@ -119,7 +119,7 @@ func TestEnv_UserSlotVariableKept(t *testing.T) {
 	if len(warnings) != 1 {
 		t.Errorf("warnings = %v, want one", warnings)
 	}
-	env := tmpl.Instance(svc, InstanceVars{Slot: 3, Count: 4})
+	env := tmpl.Instance(InstanceVars{Slot: 3, Count: 4})
 	if got := envMap(env)["NODE_APP_INSTANCE"]; got != "fixed" {
 		t.Errorf("NODE_APP_INSTANCE = %q, want the user's value", got)
 	}
@@ -139,7 +139,7 @@ func TestEnv_Disabled(t *testing.T) {
 	svc := testService(nil)
 	svc.OTel.Enabled = false
 	tmpl, _ := NewEnvTemplate("shop", svc, "")
-	if got := envMap(tmpl.Instance(svc, InstanceVars{}))[EnvSDKDisabled]; got != "true" {
+	if got := envMap(tmpl.Instance(InstanceVars{}))[EnvSDKDisabled]; got != "true" {
 		t.Errorf("%s = %q, want true", EnvSDKDisabled, got)
 	}
 }

@@ -8,9 +8,6 @@ var (
 	// ErrImageMissing is returned when an image is not on the engine and the
 	// service has no build section. clusterctl never pulls.
 	ErrImageMissing = errors.New("image not present")
-	// ErrChanged is returned by Up when instances run another revision than
-	// the file describes.
-	ErrChanged = errors.New("configuration changed")
 	// ErrNotReady is returned when an instance crashed or missed its
 	// readiness deadline.
 	ErrNotReady = errors.New("instance not ready")

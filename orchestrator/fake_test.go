@@ -246,6 +246,13 @@ func (f *fakeEngine) ContainerExecCreate(_ context.Context, id string, opts cont
 	return container.ExecCreateResponse{ID: "exec-" + id}, nil
 }
 
+// ContainerAttach returns a connection that ends at once.
+func (f *fakeEngine) ContainerAttach(context.Context, string, container.AttachOptions) (types.HijackedResponse, error) {
+	client, server := net.Pipe()
+	server.Close()
+	return types.HijackedResponse{Conn: client, Reader: bufio.NewReader(client)}, nil
+}
+
 // ContainerExecAttach returns a connection that ends at once: the exec
 // printed nothing.
 func (f *fakeEngine) ContainerExecAttach(context.Context, string, container.ExecAttachOptions) (types.HijackedResponse, error) {

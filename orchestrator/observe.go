@@ -9,7 +9,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 )
 
-// observe lists every container of the project, stopped ones included.
+// observe lists every container of the project, stopped ones included,
+// except the lock container, which belongs to the command that runs.
 func (o *Orchestrator) observe(ctx context.Context, project string) ([]ObservedContainer, error) {
 	list, err := o.Engine.ContainerList(ctx, container.ListOptions{
 		All:     true,
@@ -20,6 +21,9 @@ func (o *Orchestrator) observe(ctx context.Context, project string) ([]ObservedC
 	}
 	observed := make([]ObservedContainer, 0, len(list))
 	for _, c := range list {
+		if c.Labels[LabelRole] == RoleLock {
+			continue
+		}
 		observed = append(observed, observedFromSummary(c))
 	}
 	return observed, nil

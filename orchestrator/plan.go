@@ -214,6 +214,7 @@ func planInstances(svc DesiredService, containers []ObservedContainer) (remove, 
 				change = &Change{Service: svc.Name, Revision: svc.Revision, Containers: map[int]string{}}
 			}
 			change.Containers[slot] = keep.ID
+			continue
 		}
 		if keep.State == "created" || keep.State == "exited" {
 			create = append(create, Step{Kind: StepStart, Service: svc.Name, Slot: slot,

@@ -42,6 +42,10 @@ type Template struct {
 	// Networks maps network names, as the engine knows them, to endpoint
 	// settings. Instances join all of them.
 	Networks map[string]*network.EndpointSettings `json:"networks"`
+	// ContainerName and Hostname are the service's fixed values, valid for
+	// a one-instance service only.
+	ContainerName string `json:"container_name,omitempty"`
+	Hostname      string `json:"hostname,omitempty"`
 	// Revision is the hash of everything above, set by NewTemplate.
 	Revision string `json:"-"`
 }
@@ -59,6 +63,9 @@ func NewTemplate(p *compose.Project, svc *compose.Service, imageID, version stri
 		ImageID: imageID,
 		Version: version,
 		Env:     env,
+
+		ContainerName: svc.Config.ContainerName,
+		Hostname:      svc.Config.Hostname,
 	}
 	t.Config = container.Config{
 		Image:        imageID,
@@ -127,10 +134,10 @@ type InstanceSpec struct {
 // Instance returns the create request for one instance of the template.
 // count is the service's instance count, recorded in CLUSTERCTL_INSTANCES;
 // instanceID must be unique per container.
-func (t *Template) Instance(p *compose.Project, svc *compose.Service, slot, count int, instanceID string) InstanceSpec {
-	name := InstanceName(p.Name, svc, slot, instanceID)
+func (t *Template) Instance(project string, slot, count int, instanceID string) InstanceSpec {
+	name := InstanceName(project, t.Service, t.ContainerName, slot, instanceID)
 	cfg := t.Config
-	cfg.Env = t.Env.Instance(svc, InstanceVars{
+	cfg.Env = t.Env.Instance(InstanceVars{
 		Slot: slot, Count: count, Name: name, InstanceID: instanceID, Revision: t.Revision,
 	})
 	cfg.Labels = maps.Clone(t.Config.Labels)
@@ -138,8 +145,8 @@ func (t *Template) Instance(p *compose.Project, svc *compose.Service, slot, coun
 		cfg.Labels = map[string]string{}
 	}
 	maps.Copy(cfg.Labels, map[string]string{
-		LabelProject:    p.Name,
-		LabelService:    svc.Name,
+		LabelProject:    project,
+		LabelService:    t.Service,
 		LabelInstance:   strconv.Itoa(slot),
 		LabelRevision:   t.Revision,
 		LabelRole:       RoleInstance,
@@ -148,8 +155,8 @@ func (t *Template) Instance(p *compose.Project, svc *compose.Service, slot, coun
 		LabelImage:      t.Image,
 		LabelSpec:       t.Spec(),
 	})
-	if svc.Config.Hostname != "" {
-		cfg.Hostname = svc.Config.Hostname
+	if t.Hostname != "" {
+		cfg.Hostname = t.Hostname
 	}
 	host := t.Host
 	spec := InstanceSpec{Name: name, Slot: slot, InstanceID: instanceID, Config: &cfg, Host: &host}
@@ -172,15 +179,15 @@ func (t *Template) Instance(p *compose.Project, svc *compose.Service, slot, coun
 // project-service-slot and is unique per container, because an old and a
 // new instance of one slot exist side by side during a replacement. A
 // container_name on a one-instance service is used as written.
-func InstanceName(project string, svc *compose.Service, slot int, instanceID string) string {
-	if svc.Config.ContainerName != "" {
-		return svc.Config.ContainerName
+func InstanceName(project, service, containerName string, slot int, instanceID string) string {
+	if containerName != "" {
+		return containerName
 	}
 	suffix := strings.ReplaceAll(instanceID, "-", "")
 	if len(suffix) > 6 {
 		suffix = suffix[:6]
 	}
-	return fmt.Sprintf("%s-%s-%d-%s", project, svc.Name, slot, suffix)
+	return fmt.Sprintf("%s-%s-%d-%s", project, service, slot, suffix)
 }
 
 func stopTimeout(grace *types.Duration) *int {

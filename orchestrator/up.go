@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -66,14 +68,11 @@ func (o *Orchestrator) Up(ctx context.Context, p *compose.Project, opts UpOption
 	}
 	plan := PlanUp(desiredState(services), observed, PlanOptions{Known: known, RemoveOrphans: opts.RemoveOrphans})
 	o.logger().Debug("plan", "project", p.Name, "steps", plan.String())
-	if len(plan.Changed) > 0 {
-		return o.changedError(ctx, services, plan.Changed)
-	}
 	for _, orphan := range plan.Orphans {
 		o.Report.emit(Event{Kind: EventWarning, Project: p.Name, Service: orphan, Slot: -1,
 			Message: "service is no longer in the file; run up --remove-orphans to remove its containers"})
 	}
-	if len(plan.Steps) == 0 {
+	if plan.Empty() {
 		for _, svc := range services {
 			o.Report.emit(Event{Kind: EventUpToDate, Project: p.Name, Service: svc.Name, Slot: -1,
 				Message: fmt.Sprintf("%d instances up to date, nothing to do", svc.Count)})
@@ -185,6 +184,14 @@ func (r *upRun) track(id string) {
 	r.containers = append(r.containers, id)
 }
 
+// untrack keeps a container that this run created out of the cleanup,
+// because it serves its slot now.
+func (r *upRun) untrack(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.containers = slices.DeleteFunc(r.containers, func(c string) bool { return c == id })
+}
+
 func (r *upRun) execute(ctx context.Context, plan Plan, observed []ObservedContainer) error {
 	if err := r.ensureNetworks(ctx); err != nil {
 		return err
@@ -211,7 +218,26 @@ func (r *upRun) execute(ctx context.Context, plan Plan, observed []ObservedConta
 	if err := r.removeInstances(ctx, removals); err != nil {
 		return err
 	}
-	return r.createInstances(ctx, creates)
+	if err := r.createInstances(ctx, creates); err != nil {
+		return err
+	}
+	for _, change := range plan.Changed {
+		if err := r.rollout(ctx, r.services[change.Service], change, observed); err != nil {
+			return err
+		}
+	}
+	return r.recordRevisions(ctx)
+}
+
+// recordRevisions adds each service's revision to its history when every
+// instance runs it.
+func (r *upRun) recordRevisions(ctx context.Context) error {
+	for _, name := range slices.Sorted(maps.Keys(r.services)) {
+		if err := r.o.recordRevision(ctx, r.p.Name, r.services[name].Template); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *upRun) frontDoorStep(ctx context.Context, step Step) error {
@@ -277,7 +303,7 @@ func (r *upRun) createInstance(ctx context.Context, step Step) error {
 	inst := created{ID: step.ID, Name: step.Container, Slot: step.Slot, WaitTimeout: r.opts.WaitTimeout}
 	if step.Kind == StepCreate {
 		id := uuid.NewString()
-		spec := svc.Template.Instance(r.p, svc.Service, step.Slot, svc.Count, id)
+		spec := svc.Template.Instance(r.p.Name, step.Slot, svc.Count, id)
 		containerID, err := r.o.createContainer(ctx, spec.Name, spec.Config, spec.Host, spec.Network, spec.Endpoint, spec.ExtraNetwork)
 		if err != nil {
 			return err

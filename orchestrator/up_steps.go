@@ -274,26 +274,15 @@ func (r *upRun) cleanup(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// changedError describes, per service, which settings differ between the
+// describeChange says which settings of a service differ between its
 // running instances and the file.
-func (o *Orchestrator) changedError(ctx context.Context, services []*service, changes []Change) error {
-	var lines []string
-	for _, change := range changes {
-		var tmpl *Template
-		for _, svc := range services {
-			if svc.Name == change.Service {
-				tmpl = svc.Template
-			}
-		}
-		slots := slices.Sorted(maps.Keys(change.Containers))
-		info, err := o.Engine.ContainerInspect(ctx, change.Containers[slots[0]])
-		if err != nil {
-			return fmt.Errorf("inspect %s: %w", shortID(change.Containers[slots[0]]), err)
-		}
-		diff := DiffSpecs(info.Config.Labels[LabelSpec], tmpl.Spec())
-		lines = append(lines, fmt.Sprintf("service %q: instances %v run revision %s, the file gives %s; changed: %s",
-			change.Service, slots, info.Config.Labels[LabelRevision], change.Revision, strings.Join(diff, "; ")))
+func (o *Orchestrator) describeChange(ctx context.Context, tmpl *Template, change Change) string {
+	slots := slices.Sorted(maps.Keys(change.Containers))
+	info, err := o.Engine.ContainerInspect(ctx, change.Containers[slots[0]])
+	if err != nil {
+		return fmt.Sprintf("instances %v change to revision %s", slots, change.Revision)
 	}
-	return fmt.Errorf("%w:\n  %s\nclusterctl up cannot replace running instances yet; run clusterctl down, then clusterctl up",
-		ErrChanged, strings.Join(lines, "\n  "))
+	diff := DiffSpecs(info.Config.Labels[LabelSpec], tmpl.Spec())
+	return fmt.Sprintf("instances %v change from revision %s to %s: %s",
+		slots, info.Config.Labels[LabelRevision], change.Revision, strings.Join(diff, "; "))
 }

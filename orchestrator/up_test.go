@@ -169,21 +169,46 @@ func TestUp_FailedScaleUpKeepsExistingInstances(t *testing.T) {
 	}
 }
 
-func TestUp_ChangedConfigurationStops(t *testing.T) {
+func TestUp_ChangedConfigurationRollsOut(t *testing.T) {
 	t.Parallel()
 	engine := newFakeEngine()
-	o, _ := newTestOrchestrator(engine)
-	p := testProject(2, false)
+	o, events := newTestOrchestrator(engine)
+	p := testProject(2, true)
 	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
 		t.Fatalf("first Up: %v", err)
 	}
+	before := map[string]bool{}
+	for _, name := range engine.names() {
+		before[name] = true
+	}
 	value := "bar"
 	p.Services[0].Config.Environment = composetypes.MappingWithEquals{"FOO": &value}
-	err := o.Up(t.Context(), p, UpOptions{})
-	if !errors.Is(err, ErrChanged) {
-		t.Fatalf("Up error = %v, want ErrChanged", err)
+	*events = nil
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("Up after a change: %v", err)
 	}
-	if !strings.Contains(err.Error(), "+FOO") {
-		t.Errorf("error does not name the added variable: %v", err)
+	revisions := map[string]bool{}
+	instances := 0
+	for _, c := range engine.containers {
+		if c.config.Labels[LabelRole] != RoleInstance {
+			continue
+		}
+		instances++
+		revisions[c.config.Labels[LabelRevision]] = true
+		if before[c.name] {
+			t.Errorf("old instance %s is still there after the rollout", c.name)
+		}
+	}
+	if instances != 2 || len(revisions) != 1 {
+		t.Errorf("after the rollout: %d instances on revisions %v, want 2 on one revision", instances, revisions)
+	}
+	var described bool
+	for _, e := range *events {
+		if e.Kind == EventInfo && strings.Contains(e.Message, "+FOO") {
+			described = true
+		}
+	}
+	if !described {
+		t.Error("no event names the added variable")
 	}
 }

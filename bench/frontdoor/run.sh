@@ -77,7 +77,7 @@ start_frontdoor() {
 	local ips profile_flag=()
 	ips=$(IFS=,; echo "${backend_ips[*]}")
 	[[ -n $PROFILE ]] && profile_flag=(-cpuprofile "$PROFILE")
-	GOGC=${FRONTDOOR_GOGC:-100} "$work/proxy" -listen 127.0.0.1 -port "$PORT" -backends "$ips" \
+	"$work/proxy" -listen 127.0.0.1 -port "$PORT" -backends "$ips" \
 		-socket "$work/admin.sock" "${profile_flag[@]}" &
 	frontdoor_pid=$!
 	pids+=("$frontdoor_pid")

@@ -11,10 +11,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/clusterctl/clusterctl/compose"
+	"github.com/clusterctl/clusterctl/internal/telemetry"
 	"github.com/clusterctl/clusterctl/orchestrator"
 )
 
@@ -52,8 +54,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "second signal: exiting without cleanup")
 		os.Exit(ExitInterrupted)
 	}()
+	shutdown, err := telemetry.Setup(ctx, Version)
+	if err != nil {
+		fmt.Fprintf(stderr, "clusterctl: tracing disabled: %v\n", err)
+	}
 	app := newApp(stdout, stderr)
-	err := app.RunContext(ctx, args)
+	err = app.RunContext(ctx, args)
+	flushCtx, cancelFlush := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancelFlush()
+	if serr := shutdown(flushCtx); serr != nil {
+		fmt.Fprintf(stderr, "clusterctl: export traces: %v\n", serr)
+	}
 	return exitCode(ctx, err, stderr)
 }
 
@@ -68,7 +79,7 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "clusterctl: %v\n", err)
 	var usage usageError
 	switch {
-	case errors.Is(err, compose.ErrInvalid), errors.As(err, &usage):
+	case errors.Is(err, compose.ErrInvalid), errors.Is(err, orchestrator.ErrNoRevision), errors.As(err, &usage):
 		return ExitUsage
 	default:
 		return ExitFailed
@@ -105,8 +116,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
-			upCommand(), psCommand(), logsCommand(), downCommand(), configCommand(), versionCommand(),
-			frontDoorCommand(), probeCommand(),
+			upCommand(), rolloutCommand(), scaleCommand(), psCommand(), logsCommand(), downCommand(),
+			configCommand(), versionCommand(),
+			frontDoorCommand(), probeCommand(), lockCommand(),
 		},
 	}
 }

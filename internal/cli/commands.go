@@ -50,7 +50,7 @@ func upCommand() *cli.Command {
 			&cli.DurationFlag{Name: "wait-timeout", Usage: "readiness deadline for every instance, e.g. 90s; default: the healthcheck's own budget"},
 			&cli.IntFlag{Name: "parallel", Value: orchestrator.DefaultParallelism, Usage: "how many instances to create at once"},
 		},
-		Action: func(c *cli.Context) error {
+		Action: traced("clusterctl up", func(c *cli.Context) error {
 			p, err := loadProject(c)
 			if err != nil {
 				return err
@@ -58,7 +58,7 @@ func upCommand() *cli.Command {
 			if c.Int("parallel") < 1 {
 				return usagef("invalid --parallel %d: use 1 or more", c.Int("parallel"))
 			}
-			return withProgress(c, func(o *orchestrator.Orchestrator) error {
+			return mutate(c, p.Name, func(o *orchestrator.Orchestrator) error {
 				return o.Up(c.Context, p, orchestrator.UpOptions{
 					Services:      c.Args().Slice(),
 					Build:         c.Bool("build"),
@@ -67,7 +67,7 @@ func upCommand() *cli.Command {
 					Parallelism:   c.Int("parallel"),
 				})
 			})
-		},
+		}),
 	}
 }
 
@@ -79,15 +79,15 @@ func downCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "also remove the project's named volumes"},
 		},
-		Action: func(c *cli.Context) error {
+		Action: traced("clusterctl down", func(c *cli.Context) error {
 			name, err := projectName(c)
 			if err != nil {
 				return err
 			}
-			return withProgress(c, func(o *orchestrator.Orchestrator) error {
+			return mutate(c, name, func(o *orchestrator.Orchestrator) error {
 				return o.Down(c.Context, name, orchestrator.DownOptions{Volumes: c.Bool("volumes")})
 			})
-		},
+		}),
 	}
 }
 

@@ -95,7 +95,7 @@ func resolveService(p *compose.Project, svc *compose.Service, cpus int) resolved
 	}
 	env, _ := orchestrator.NewEnvTemplate(p.Name, svc, "")
 	for slot := range count {
-		out.Environment[slot] = env.Instance(svc, orchestrator.InstanceVars{
+		out.Environment[slot] = env.Instance(orchestrator.InstanceVars{
 			Slot: slot, Count: count, InstanceID: placeholderInstanceID,
 			Name: fmt.Sprintf("%s-%s-%d-<id>", p.Name, svc.Name, slot), Revision: "<revision>",
 		})

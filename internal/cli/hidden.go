@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -36,5 +38,24 @@ func probeCommand() *cli.Command {
 			_, err := fmt.Fprintln(c.App.Writer, "ready")
 			return err
 		},
+	}
+}
+
+// lockCommand runs inside a project's lock container. It holds the lock
+// until its standard input ends, which happens when the clusterctl process
+// that attached to it exits for any reason.
+func lockCommand() *cli.Command {
+	return &cli.Command{
+		Name:   "lock",
+		Hidden: true,
+		Usage:  "hold a project lock (inside the lock container)",
+		Subcommands: []*cli.Command{{
+			Name:  "hold",
+			Usage: "block until standard input ends",
+			Action: func(c *cli.Context) error {
+				_, err := io.Copy(io.Discard, os.Stdin)
+				return err
+			},
+		}},
 	}
 }

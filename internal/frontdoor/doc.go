@@ -21,19 +21,29 @@
 //
 // # HTTP mode
 //
-// Clients talk HTTP/1.1 (or 1.0) with keep-alive to the front door. Each request goes to a
-// backend over a kept-alive upstream connection from that backend's pool. Hop-by-hop headers
-// (Connection and the headers it lists, Keep-Alive, Proxy-*, Te, Trailer, Transfer-Encoding,
-// Upgrade) are not forwarded in either direction. The request keeps its Host header, and the
-// front door appends the client IP to X-Forwarded-For and sets X-Forwarded-Proto (http) and
-// X-Forwarded-Host. Without a ready backend the front door answers 503 with a one-line body.
+// The front door speaks HTTP/1.1 and 1.0 with its own parser rather than net/http, which
+// costs more CPU per request than the proxying itself. Clients keep their connections
+// alive, and may pipeline; each request goes to a backend over a kept-alive connection
+// from that backend's pool. The parser rejects what request smuggling relies on: both
+// Content-Length and Transfer-Encoding, differing Content-Length values, a coding other
+// than chunked, whitespace before a colon, and folded lines. Bodies are re-framed, never
+// passed through unparsed. Request and response heads are limited to 16 KiB (431 or 502
+// beyond). A client connection that makes no progress for 60 s is closed, whether idle,
+// sending a head, sending a body or not reading the response.
+//
+// Hop-by-hop fields (Connection and the fields it lists, Keep-Alive, Proxy-*, TE,
+// Transfer-Encoding, Upgrade) are not forwarded in either direction. The request keeps its
+// Host field, and the front door appends the client IP to X-Forwarded-For and sets
+// X-Forwarded-Proto (http) and X-Forwarded-Host. It answers Expect: 100-continue itself
+// and does not forward the Expect field. It forwards 103 Early Hints and drops other
+// interim responses. Without a ready backend it answers 503 with a one-line body.
 //
 // Failures before the response: when dialling a backend fails, nothing was sent, so the
 // request is retried once on another backend, whatever its method. When a reused upstream
 // connection turns out to be closed before any response byte arrived, a request without a
-// body and with an idempotent method (or an Idempotency-Key header) is retried once on a
-// new connection. Other failures before the response headers answer 502. A failure after
-// the headers were sent aborts the client connection.
+// body and with an idempotent method (or an Idempotency-Key field) is retried once on a
+// new connection. Other failures before the response head answer 502. A failure after the
+// head was sent closes the client connection.
 //
 // Upgraded connections (Connection: Upgrade, for example WebSocket) get their own upstream
 // connection and are proxied byte for byte. They count as in flight on their backend for
@@ -45,7 +55,14 @@
 // [SetMembers] swaps the membership at once: new requests and connections go only to the
 // new backends from the moment the swap is done. For each removed backend the front door
 // closes its idle upstream connections, lets its in-flight requests and connections finish,
-// and after [Membership.DrainTimeout] closes whatever is still open. Clients keep their
-// keep-alive connections to the front door across a swap; their next request goes to a
-// remaining backend. TCP mode drains connections the same way.
+// and after [Membership.DrainTimeout] closes whatever is still open: a client whose request
+// is cut gets 502 when its response had not started, and a closed connection otherwise.
+// Clients keep their keep-alive connections to the front door across a swap; their next
+// request goes to a remaining backend. TCP mode drains connections the same way.
+//
+// # TCP mode
+//
+// Each client connection is joined to a new backend connection. When one side stops
+// sending, the front door closes the write half towards the other side, so protocols that
+// half-close work; an error on either side closes both.
 package frontdoor

@@ -53,8 +53,10 @@ type head struct {
 	fields     []field
 	connTokens [][]byte // names listed in Connection besides close, keep-alive and upgrade
 
-	// request line
+	// request line; method and target are invalid once the body is read
 	method, target []byte
+	isHead         bool // the method is HEAD
+	idempotentVerb bool // GET, HEAD, OPTIONS or TRACE
 	// response line
 	status int
 	reason []byte
@@ -159,6 +161,12 @@ func (h *head) parseRequestLine(line []byte) (int, error) {
 		return http.StatusBadRequest, errMalformed
 	}
 	h.method, h.target = method, target
+	switch string(method) {
+	case http.MethodHead:
+		h.isHead, h.idempotentVerb = true, true
+	case http.MethodGet, http.MethodOptions, http.MethodTrace:
+		h.idempotentVerb = true
+	}
 	switch string(version) {
 	case "HTTP/1.1":
 		h.minor = 1

@@ -79,6 +79,7 @@ func (up *upstreamConn) finishBody(c *clientConn) error {
 	c.conn.SetReadDeadline(time.Unix(1, 0))
 	up.Conn.Close()
 	<-up.bodyErr
+	c.readMoved = time.Time{} // the next moveReadDeadline must not skip
 	return errors.New("backend answered before it read the request body")
 }
 
@@ -189,8 +190,7 @@ func copyStream(dst *bufio.Writer, r io.Reader, under *bufio.Reader, chunked boo
 // error, so the last write reports any.
 func writeChunk(dst *bufio.Writer, p []byte, chunked bool) error {
 	if chunked {
-		var size [16]byte
-		dst.Write(strconv.AppendInt(size[:0], int64(len(p)), 16))
+		dst.Write(strconv.AppendInt(dst.AvailableBuffer(), int64(len(p)), 16))
 		dst.WriteString("\r\n")
 	}
 	_, err := dst.Write(p)

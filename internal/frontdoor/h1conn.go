@@ -37,8 +37,8 @@ type clientConn struct {
 
 	req, resp head
 	trailer   head // response trailer fields
-	headLen   int // bytes of the request head still in br
-	respLen   int // bytes of the response head in the backend's buffer
+	headLen   int  // bytes of the request head still in br
+	respLen   int  // bytes of the response head in the backend's buffer
 
 	readMoved, writeMoved time.Time // when the deadlines were last moved
 }
@@ -91,25 +91,34 @@ func (c *clientConn) serveRequest() bool {
 	if !c.state.CompareAndSwap(stateIdle, stateActive) {
 		return false // closed by shutdown
 	}
-	if err != nil {
-		if errors.Is(err, errHeadTooLarge) {
-			c.writeError(http.StatusRequestHeaderFieldsTooLarge, "request head larger than 16 KiB\n", false)
-		}
+	if errors.Is(err, errHeadTooLarge) {
+		c.reject(http.StatusRequestHeaderFieldsTooLarge, err.Error())
 		return false
 	}
+	if err != nil {
+		return false // the client closed the connection or timed out
+	}
+
 	c.headLen = len(raw)
 	c.srv.fd.requests.Add(1)
 	if status, err := c.req.parseRequest(raw); err != nil {
-		c.writeError(status, err.Error()+"\n", false)
+		c.reject(status, err.Error())
 		return false
 	}
-	if status, msg := c.req.checkRequest(); status != 0 {
-		c.writeError(status, msg+"\n", false)
+	if status, reason := c.req.checkRequest(); status != 0 {
+		c.reject(status, reason)
 		return false
 	}
 	keep := c.proxy()
 	c.discardHead()
 	return keep
+}
+
+// reject answers an invalid request and closes the connection afterwards.
+func (c *clientConn) reject(status int, reason string) {
+	c.srv.fd.log.Debug("request rejected", "service", c.srv.fd.cfg.Service, "client", c.ip,
+		"status", status, "reason", reason)
+	c.writeError(status, strconv.Itoa(status)+" "+http.StatusText(status)+": "+reason+"\n", false)
 }
 
 // discardHead consumes the request head from the read buffer, which ends the validity of
@@ -125,8 +134,9 @@ func (c *clientConn) proxy() bool {
 	b, up, err := c.srv.fd.connect(context.Background(), c.port, upgrade)
 	if b == nil {
 		c.srv.fd.noBackendFailed()
-		c.writeError(http.StatusServiceUnavailable, c.srv.fd.noBackendMessage, !c.req.hasBody())
-		return !c.req.hasBody() && c.keepAlive()
+		keep := c.keepAlive() && !c.req.hasBody()
+		c.writeError(http.StatusServiceUnavailable, c.srv.fd.noBackendMessage, keep)
+		return keep
 	}
 	defer b.release()
 	if err != nil {
@@ -149,6 +159,9 @@ func (c *clientConn) exchange(b *backend, up *upstreamConn, upgrade bool) bool {
 				err = c.readResponseHead(up)
 			}
 		}
+	}
+	if err == nil && c.resp.status == http.StatusSwitchingProtocols && !upgrade {
+		err = errors.New("backend switched protocols without an upgrade request")
 	}
 	if err != nil {
 		if up != nil {
@@ -213,11 +226,12 @@ func (c *clientConn) readResponseHead(up *upstreamConn) error {
 }
 
 // relay writes the response head and copies the body. It reports whether the client
-// connection can serve another request; up goes back to its pool when it can be reused.
-func (c *clientConn) relay(b *backend, up *upstreamConn, noReuse bool) bool {
-	framing, length := c.resp.responseFraming(c.req.method)
+// connection can serve another request. Unless upgradeRequested is set, up goes back to
+// its pool when it can be reused.
+func (c *clientConn) relay(b *backend, up *upstreamConn, upgradeRequested bool) bool {
+	framing, length := c.resp.responseFraming(c.req.isHead)
 	chunked := framing >= bodyChunked && c.req.minor == 1
-	keep := c.keepAlive() && (framing < bodyUntilClose || chunked)
+	keep := c.keepAlive() && (framing <= bodyLength || chunked)
 
 	c.writeResponseHead(framing, length, chunked, keep)
 	up.br.Discard(c.respLen)
@@ -229,7 +243,7 @@ func (c *clientConn) relay(b *backend, up *upstreamConn, noReuse bool) bool {
 		up.discard(c)
 		c.srv.fd.backendFailed(b, "response body", readErr)
 		return false
-	case writeErr != nil || bodyErr != nil || noReuse || !c.resp.reusable(framing):
+	case writeErr != nil || bodyErr != nil || upgradeRequested || !c.resp.reusable(framing):
 		up.discard(c)
 	default:
 		up.pool.put(up)
@@ -357,12 +371,5 @@ func (h *head) hasBody() bool {
 // replayable reports whether the request may be sent again after a failure that may have
 // reached the backend: it has no body and an idempotent method or an Idempotency-Key.
 func (h *head) replayable() bool {
-	if h.hasBody() {
-		return false
-	}
-	switch string(h.method) {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
-		return true
-	}
-	return h.idempotent
+	return !h.hasBody() && (h.idempotentVerb || h.idempotent)
 }

@@ -16,11 +16,11 @@ const (
 	bodyUntilClose                    // read until the backend closes the connection
 )
 
-// responseFraming returns how the body of a response to method is delimited (RFC 9112
-// section 6.3), and its length for bodyLength.
-func (h *head) responseFraming(method []byte) (bodyFraming, int64) {
+// responseFraming returns how the body of a response is delimited (RFC 9112 section 6.3),
+// and its length for bodyLength. toHead is set for the response to a HEAD request.
+func (h *head) responseFraming(toHead bool) (bodyFraming, int64) {
 	switch {
-	case string(method) == http.MethodHead, h.status < 200, h.status == http.StatusNoContent,
+	case toHead, h.status < 200, h.status == http.StatusNoContent,
 		h.status == http.StatusNotModified:
 		return bodyNone, 0
 	case h.hasTE && h.chunked && !h.otherCoding:
@@ -190,8 +190,7 @@ func writeField(bw *bufio.Writer, name, value []byte) {
 }
 
 func writeContentLength(bw *bufio.Writer, n int64) {
-	var digits [20]byte
 	bw.WriteString("Content-Length: ")
-	bw.Write(strconv.AppendInt(digits[:0], n, 10))
+	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), n, 10)) // appends in place, no allocation
 	bw.WriteString("\r\n")
 }

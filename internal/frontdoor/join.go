@@ -1,10 +1,9 @@
 package frontdoor
 
 import (
-	"errors"
+	"fmt"
 	"io"
 	"net"
-	"strconv"
 )
 
 // join copies both ways between a client and a backend connection, each read through its
@@ -50,5 +49,5 @@ func copyHalf(dst, src net.Conn) error {
 	if tcp, ok := dst.(interface{ CloseWrite() error }); ok {
 		return tcp.CloseWrite()
 	}
-	return errors.New("connection " + strconv.Quote(dst.RemoteAddr().String()) + " cannot half-close")
+	return fmt.Errorf("connection to %s cannot half-close", dst.RemoteAddr())
 }

@@ -1,0 +1,332 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// tracer records clusterctl's own spans; without a configured provider it
+// records nothing.
+var tracer = otel.Tracer("github.com/clusterctl/clusterctl/orchestrator")
+
+// replacement is one slot of a rollout: the instance that served it and
+// the one that replaces it.
+type replacement struct {
+	Slot int
+	Old  *ObservedContainer
+	New  created
+}
+
+// rollout replaces the instances of change with the service's template,
+// batch by batch, and records the revision when every slot runs it.
+//
+// Start-first, the default, keeps every slot served: a new instance joins
+// the front door only once it is ready, and the old one leaves the
+// rotation, drains, and stops only after that. Old instances stay stopped,
+// not removed, until the whole service succeeded, so that a rollback can
+// start them again instead of recreating them.
+func (r *upRun) rollout(ctx context.Context, svc *service, change Change, observed []ObservedContainer) error {
+	update, rollbackCfg := updateConfigs(svc.Config, svc.Count)
+	if update.Order == OrderStopFirst && svc.FrontDoor != nil {
+		r.o.Report.emit(Event{Kind: EventWarning, Project: r.p.Name, Service: svc.Name, Slot: -1,
+			Message: "update_config.order is stop-first: each slot goes unserved while its new instance starts"})
+	}
+	r.o.Report.emit(Event{Kind: EventInfo, Project: r.p.Name, Service: svc.Name, Slot: -1,
+		Message: "rolling out: " + r.o.describeChange(ctx, svc.Template, change)})
+	olds := map[int]*ObservedContainer{}
+	for i, c := range observed {
+		if c.Service == svc.Name && c.Role == RoleInstance && change.Containers[c.Slot] == c.ID {
+			olds[c.Slot] = &observed[i]
+		}
+	}
+	var done []replacement
+	failures := 0
+	for i, batch := range Batches(keys(change.Containers), update.Parallelism) {
+		if i > 0 && update.Delay > 0 {
+			if err := sleep(ctx, update.Delay); err != nil {
+				return err
+			}
+		}
+		ok, failed, err := r.replaceBatch(ctx, svc, svc.Template, batch, olds, update, i)
+		done = append(done, ok...)
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		failures += len(failed)
+		if float64(failures)/float64(len(change.Containers)) <= update.MaxFailureRatio || update.FailureAction == FailureContinue {
+			r.restoreAll(ctx, svc, failed, rollbackCfg)
+			continue
+		}
+		return r.failRollout(ctx, svc, change, update, rollbackCfg, append(done, failed...), err)
+	}
+	r.removeOld(ctx, done)
+	return r.o.recordRevision(ctx, r.p.Name, svc.Template)
+}
+
+func (r *upRun) failRollout(ctx context.Context, svc *service, change Change, update, rollbackCfg UpdateConfig,
+	touched []replacement, cause error) error {
+	if update.FailureAction == FailurePause {
+		return fmt.Errorf("rollout of %s to revision %s paused after a failure; run clusterctl rollout %s to go on: %w",
+			svc.Name, change.Revision, svc.Name, cause)
+	}
+	r.o.Report.emit(Event{Kind: EventWarning, Project: r.p.Name, Service: svc.Name, Slot: -1,
+		Message: fmt.Sprintf("rolling back %d slots after a failure", len(touched))})
+	if err := r.restoreAll(ctx, svc, touched, rollbackCfg); err != nil {
+		return fmt.Errorf("rollout of %s to revision %s failed, and so did the rollback (%v): %w",
+			svc.Name, change.Revision, err, cause)
+	}
+	return fmt.Errorf("rollout of %s to revision %s failed and was rolled back; the old instances serve every slot: %w",
+		svc.Name, change.Revision, cause)
+}
+
+// replaceBatch replaces the batch's slots in parallel and then watches the
+// new instances for the monitor period. It returns the replacements that
+// held and those that failed, with the first failure.
+func (r *upRun) replaceBatch(ctx context.Context, svc *service, tmpl *Template, batch []int,
+	olds map[int]*ObservedContainer, update UpdateConfig, index int) (ok, failed []replacement, first error) {
+	ctx, span := tracer.Start(ctx, "rollout batch", trace.WithAttributes(
+		attribute.String("clusterctl.service", svc.Name), attribute.Int("clusterctl.batch", index),
+		attribute.IntSlice("clusterctl.slots", batch)))
+	defer span.End()
+	results := make([]replacement, len(batch))
+	errs := make([]error, len(batch))
+	var wg sync.WaitGroup
+	for i, slot := range batch {
+		wg.Go(func() {
+			results[i], errs[i] = r.replaceSlot(ctx, svc, tmpl, slot, olds[slot], update)
+		})
+	}
+	wg.Wait()
+	if update.Monitor > 0 && errors.Join(errs...) == nil {
+		errs = r.monitor(ctx, svc, results, update.Monitor)
+	}
+	for i := range batch {
+		if errs[i] != nil {
+			failed = append(failed, results[i])
+			first = cmpErr(first, errs[i])
+			continue
+		}
+		ok = append(ok, results[i])
+	}
+	if first != nil {
+		span.SetStatus(codes.Error, firstLine(first))
+	}
+	return ok, failed, first
+}
+
+func cmpErr(first, next error) error {
+	if first != nil {
+		return first
+	}
+	return next
+}
+
+// replaceSlot starts the new instance of one slot and retires the old one,
+// in the order the update config asks for.
+func (r *upRun) replaceSlot(ctx context.Context, svc *service, tmpl *Template, slot int,
+	old *ObservedContainer, update UpdateConfig) (replacement, error) {
+	ctx, span := tracer.Start(ctx, "instance replace", trace.WithAttributes(
+		attribute.String("clusterctl.service", svc.Name), attribute.Int("clusterctl.slot", slot)))
+	defer span.End()
+	rep := replacement{Slot: slot, Old: old}
+	if update.Order == OrderStopFirst && old != nil {
+		if err := r.retire(ctx, svc, old); err != nil {
+			return rep, err
+		}
+	}
+	inst, err := r.startInstance(ctx, svc, tmpl, slot)
+	rep.New = inst
+	if err == nil {
+		err = r.o.waitReady(ctx, r.p, svc.Service, inst)
+	}
+	if err == nil {
+		err = r.addToRotation(ctx, svc, inst)
+	}
+	if err != nil {
+		span.SetStatus(codes.Error, firstLine(err))
+		r.o.Report.emit(Event{Kind: EventFailed, Project: r.p.Name, Service: svc.Name, Slot: slot,
+			Container: inst.Name, Message: firstLine(err)})
+		return rep, err
+	}
+	// The slot is served by the new instance now; an interruption from
+	// here on keeps it rather than removing it.
+	r.untrack(inst.ID)
+	if update.Order != OrderStopFirst && old != nil {
+		return rep, r.retire(ctx, svc, old)
+	}
+	return rep, nil
+}
+
+// startInstance creates and starts one instance of a template.
+func (r *upRun) startInstance(ctx context.Context, svc *service, tmpl *Template, slot int) (created, error) {
+	spec := tmpl.Instance(r.p.Name, slot, svc.Count, uuid.NewString())
+	id, err := r.o.createContainer(ctx, spec.Name, spec.Config, spec.Host, spec.Network, spec.Endpoint, spec.ExtraNetwork)
+	if err != nil {
+		return created{Slot: slot}, err
+	}
+	r.track(id)
+	inst := created{ID: id, Name: spec.Name, Slot: slot, WaitTimeout: r.opts.WaitTimeout}
+	r.o.Report.emit(Event{Kind: EventCreated, Project: r.p.Name, Service: svc.Name, Slot: slot, Container: spec.Name,
+		Message: "revision " + tmpl.Revision})
+	if err := r.o.Engine.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		return inst, startError(spec.Name, &tmpl.Host, err)
+	}
+	r.o.Report.emit(Event{Kind: EventStarted, Project: r.p.Name, Service: svc.Name, Slot: slot, Container: spec.Name})
+	return inst, nil
+}
+
+// retire takes an old instance out of rotation, lets its requests drain,
+// and stops it without removing it.
+func (r *upRun) retire(ctx context.Context, svc *service, old *ObservedContainer) error {
+	if rot, ok := r.doors[svc.Name]; ok && rot.remove(old.ID) {
+		r.o.Report.emit(Event{Kind: EventDraining, Project: r.p.Name, Service: svc.Name, Slot: old.Slot, Container: old.Name})
+		if err := rot.sync(ctx); err != nil {
+			return err
+		}
+	}
+	return r.o.stopInstance(ctx, r.p.Name, svc.Name, old.Slot, old.ID, old.Name)
+}
+
+// monitor watches new instances for the monitor period and returns, per
+// replacement, the crash of its new instance, if any.
+func (r *upRun) monitor(ctx context.Context, svc *service, reps []replacement, period time.Duration) []error {
+	errs := make([]error, len(reps))
+	deadline := time.Now().Add(period)
+	for time.Now().Before(deadline) {
+		for i, rep := range reps {
+			if errs[i] != nil {
+				continue
+			}
+			info, err := r.o.Engine.ContainerInspect(ctx, rep.New.ID)
+			if err != nil {
+				errs[i] = fmt.Errorf("inspect %s: %w", rep.New.Name, err)
+				continue
+			}
+			if reason := crashReason(info); reason != "" {
+				errs[i] = r.o.instanceError(ctx, svc.Service, rep.New, reason+" during the monitor period of "+period.String(), "")
+			}
+		}
+		if err := sleep(ctx, pollInterval); err != nil {
+			for i := range errs {
+				errs[i] = cmpErr(errs[i], err)
+			}
+			return errs
+		}
+	}
+	return errs
+}
+
+// restoreAll puts the old instances of the given slots back, in batches of
+// the rollback config, and removes their new instances.
+func (r *upRun) restoreAll(ctx context.Context, svc *service, reps []replacement, cfg UpdateConfig) error {
+	ctx = context.WithoutCancel(ctx)
+	var errs []error
+	for batch := range slices.Chunk(reps, max(cfg.Parallelism, 1)) {
+		var wg sync.WaitGroup
+		batchErrs := make([]error, len(batch))
+		for i, rep := range batch {
+			wg.Go(func() { batchErrs[i] = r.restore(ctx, svc, rep) })
+		}
+		wg.Wait()
+		errs = append(errs, batchErrs...)
+	}
+	return errors.Join(errs...)
+}
+
+// restore starts a slot's old instance again, waits until it is ready and
+// in rotation, and only then retires and removes the new instance.
+func (r *upRun) restore(ctx context.Context, svc *service, rep replacement) error {
+	if rep.Old != nil {
+		old := created{ID: rep.Old.ID, Name: rep.Old.Name, Slot: rep.Slot, WaitTimeout: r.opts.WaitTimeout}
+		if err := r.o.Engine.ContainerStart(ctx, old.ID, container.StartOptions{}); err != nil {
+			return fmt.Errorf("restart %s: %w", old.Name, err)
+		}
+		if err := r.o.waitReady(ctx, r.p, svc.Service, old); err != nil {
+			return err
+		}
+		if err := r.addToRotation(ctx, svc, old); err != nil {
+			return err
+		}
+	}
+	if rep.New.ID == "" {
+		return nil
+	}
+	if rot, ok := r.doors[svc.Name]; ok && rot.remove(rep.New.ID) {
+		if err := rot.sync(ctx); err != nil {
+			return err
+		}
+	}
+	r.untrack(rep.New.ID)
+	if err := r.o.removeContainer(ctx, rep.New.ID); err != nil {
+		return err
+	}
+	r.o.Report.emit(Event{Kind: EventRemoved, Project: r.p.Name, Service: svc.Name, Slot: rep.Slot, Container: rep.New.Name,
+		Message: "rolled back"})
+	return nil
+}
+
+// removeOld removes the old instances of a finished rollout.
+func (r *upRun) removeOld(ctx context.Context, reps []replacement) {
+	for _, rep := range reps {
+		if rep.Old == nil {
+			continue
+		}
+		if err := r.o.removeContainer(ctx, rep.Old.ID); err != nil {
+			r.o.logger().Warn("remove replaced instance", "container", rep.Old.Name, "err", err)
+			continue
+		}
+		r.o.Report.emit(Event{Kind: EventRemoved, Project: r.p.Name, Service: rep.Old.Service, Slot: rep.Slot, Container: rep.Old.Name,
+			Message: "replaced"})
+	}
+}
+
+// stopInstance stops a container with its own stop signal and grace period
+// and says so when the engine had to kill it at the end of the period.
+func (o *Orchestrator) stopInstance(ctx context.Context, project, service string, slot int, id, name string) error {
+	o.Report.emit(Event{Kind: EventStopping, Project: project, Service: service, Slot: slot, Container: name})
+	start := time.Now()
+	if err := o.Engine.ContainerStop(ctx, id, container.StopOptions{}); err != nil {
+		return fmt.Errorf("stop %s: %w", name, err)
+	}
+	info, err := o.Engine.ContainerInspect(ctx, id)
+	if err != nil {
+		return fmt.Errorf("inspect %s: %w", name, err)
+	}
+	grace := 10 * time.Second
+	if info.Config.StopTimeout != nil {
+		grace = time.Duration(*info.Config.StopTimeout) * time.Second
+	}
+	signal := info.Config.StopSignal
+	if signal == "" {
+		signal = "SIGTERM"
+	}
+	message := fmt.Sprintf("exited with code %d after %s", info.State.ExitCode, time.Since(start).Round(100*time.Millisecond))
+	if info.State.ExitCode == 137 && !strings.EqualFold(signal, "SIGKILL") && time.Since(start) >= grace-time.Second {
+		message = fmt.Sprintf("did not exit within %s of %s and was killed after stop_grace_period", grace, signal)
+	}
+	o.Report.emit(Event{Kind: EventStopped, Project: project, Service: service, Slot: slot, Container: name, Message: message})
+	return nil
+}
+
+func keys[K comparable, V any](m map[K]V) []K {
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
