@@ -34,6 +34,10 @@ type fakeEngine struct {
 	volumes    map[string]bool
 	nextID     int
 	execs      []string
+	execCmds   [][]string
+	// maxBusySlots is the largest number of slots that had more than one
+	// live container at the same time.
+	maxBusySlots int
 	// failStart, when it returns an error for a container name, makes
 	// ContainerStart fail.
 	failStart func(name string) error
@@ -196,6 +200,7 @@ func (f *fakeEngine) ContainerCreate(_ context.Context, cfg *container.Config, h
 		c.networks = append(c.networks, n)
 	}
 	f.containers[c.id] = c
+	f.countBusySlots()
 	return container.CreateResponse{ID: c.id}, nil
 }
 
@@ -220,6 +225,7 @@ func (f *fakeEngine) ContainerStop(_ context.Context, id string, _ container.Sto
 	defer f.mu.Unlock()
 	if c, ok := f.containers[id]; ok {
 		c.running = false
+		f.countBusySlots()
 		return nil
 	}
 	return errdefs.ErrNotFound
@@ -243,6 +249,7 @@ func (f *fakeEngine) ContainerExecCreate(_ context.Context, id string, opts cont
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.execs = append(f.execs, strings.Join(opts.Cmd, " "))
+	f.execCmds = append(f.execCmds, opts.Cmd)
 	return container.ExecCreateResponse{ID: "exec-" + id}, nil
 }
 
@@ -263,6 +270,23 @@ func (f *fakeEngine) ContainerExecAttach(context.Context, string, container.Exec
 
 func (f *fakeEngine) ContainerExecInspect(context.Context, string) (container.ExecInspect, error) {
 	return container.ExecInspect{ExitCode: 0}, nil
+}
+
+// countBusySlots updates maxBusySlots; the caller holds f.mu.
+func (f *fakeEngine) countBusySlots() {
+	perSlot := map[string]int{}
+	for _, c := range f.containers {
+		if c.config.Labels[LabelRole] == RoleInstance && (c.running || c.started.IsZero()) {
+			perSlot[c.config.Labels[LabelService]+"."+c.config.Labels[LabelInstance]]++
+		}
+	}
+	busy := 0
+	for _, n := range perSlot {
+		if n > 1 {
+			busy++
+		}
+	}
+	f.maxBusySlots = max(f.maxBusySlots, busy)
 }
 
 // names returns the names of all containers.

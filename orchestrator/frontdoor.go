@@ -178,7 +178,12 @@ func newFrontDoorSpec(p *compose.Project, svc *compose.Service, image string) fr
 		}
 		spec.Extra[name] = endpoint
 	}
-	data, _ := json.Marshal([]any{spec.Config, spec.Host, spec.Network, spec.Extra})
+	// The revision leaves the image out: a new clusterctl binary alone does
+	// not replace a running front door, because a replacement briefly
+	// closes the published ports.
+	cfg := *spec.Config
+	cfg.Image = ""
+	data, _ := json.Marshal([]any{cfg, spec.Host, spec.Network, spec.Extra})
 	sum := sha256.Sum256(data)
 	spec.Revision = hex.EncodeToString(sum[:])[:12]
 	spec.Config.Labels[LabelRevision] = spec.Revision

@@ -193,11 +193,9 @@ func (r *upRun) startInstance(ctx context.Context, svc *service, tmpl *Template,
 // retire takes an old instance out of rotation, lets its requests drain,
 // and stops it without removing it.
 func (r *upRun) retire(ctx context.Context, svc *service, old *ObservedContainer) error {
-	if rot, ok := r.doors[svc.Name]; ok && rot.remove(old.ID) {
-		r.o.Report.emit(Event{Kind: EventDraining, Project: r.p.Name, Service: svc.Name, Slot: old.Slot, Container: old.Name})
-		if err := rot.sync(ctx); err != nil {
-			return err
-		}
+	r.o.Report.emit(Event{Kind: EventDraining, Project: r.p.Name, Service: svc.Name, Slot: old.Slot, Container: old.Name})
+	if err := r.leaveRotation(ctx, svc.Name, old.ID); err != nil {
+		return err
 	}
 	return r.o.stopInstance(ctx, r.p.Name, svc.Name, old.Slot, old.ID, old.Name)
 }
@@ -251,6 +249,13 @@ func (r *upRun) restoreAll(ctx context.Context, svc *service, reps []replacement
 // restore starts a slot's old instance again, waits until it is ready and
 // in rotation, and only then retires and removes the new instance.
 func (r *upRun) restore(ctx context.Context, svc *service, rep replacement) error {
+	if rep.New.ID != "" && !r.o.running(ctx, rep.New.ID) {
+		// A new instance that crashed fails every request sent to it, so it
+		// leaves the rotation before anything waits.
+		if err := r.leaveRotation(ctx, svc.Name, rep.New.ID); err != nil {
+			return err
+		}
+	}
 	if rep.Old != nil {
 		old := created{ID: rep.Old.ID, Name: rep.Old.Name, Slot: rep.Slot, WaitTimeout: r.opts.WaitTimeout}
 		if err := r.o.Engine.ContainerStart(ctx, old.ID, container.StartOptions{}); err != nil {
@@ -266,10 +271,8 @@ func (r *upRun) restore(ctx context.Context, svc *service, rep replacement) erro
 	if rep.New.ID == "" {
 		return nil
 	}
-	if rot, ok := r.doors[svc.Name]; ok && rot.remove(rep.New.ID) {
-		if err := rot.sync(ctx); err != nil {
-			return err
-		}
+	if err := r.leaveRotation(ctx, svc.Name, rep.New.ID); err != nil {
+		return err
 	}
 	r.untrack(rep.New.ID)
 	if err := r.o.removeContainer(ctx, rep.New.ID); err != nil {
@@ -278,6 +281,21 @@ func (r *upRun) restore(ctx context.Context, svc *service, rep replacement) erro
 	r.o.Report.emit(Event{Kind: EventRemoved, Project: r.p.Name, Service: svc.Name, Slot: rep.Slot, Container: rep.New.Name,
 		Message: "rolled back"})
 	return nil
+}
+
+// leaveRotation takes an instance out of its front door's rotation and
+// waits for its requests in flight to drain.
+func (r *upRun) leaveRotation(ctx context.Context, service, id string) error {
+	if rot, ok := r.doors[service]; ok && rot.remove(id) {
+		return rot.sync(ctx)
+	}
+	return nil
+}
+
+// running reports whether a container runs and has not restarted.
+func (o *Orchestrator) running(ctx context.Context, id string) bool {
+	info, err := o.Engine.ContainerInspect(ctx, id)
+	return err == nil && crashReason(info) == ""
 }
 
 // removeOld removes the old instances of a finished rollout.

@@ -150,8 +150,17 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 			}
 			rot.add(b)
 		}
-		// A new front door starts empty, so the first sync always pushes.
+		// A new front door starts empty, so the first sync always pushes,
+		// and it pushes now, before anything else waits, so that a front
+		// door created by this run serves the instances that stay. Such a
+		// front door is no longer this run's to remove on failure.
 		rot.version++
+		if len(rot.backends) > 0 {
+			if err := rot.sync(ctx); err != nil {
+				return err
+			}
+			r.untrack(door.ID)
+		}
 	}
 	return nil
 }

@@ -4,10 +4,10 @@
 # requests per second, p50 and p99 latency (wrk), CPU time per request (utime+stime of the
 # proxy's processes over the measured run) and peak RSS (VmHWM, summed over processes).
 #
-# Settings, from the environment: DURATION (10s), CONNECTIONS (16), THREADS (wrk threads,
-# 2), BACKENDS (3), ROUNDS (1), BODY (response body bytes, 64), PORT (18080, the front door
-# port and the backends' port), NGINX_PORT (18081), PROFILE (a file for the front door's
-# CPU profile, off when empty).
+# Settings come from the environment, with defaults in brackets: DURATION (10s),
+# CONNECTIONS (16), THREADS (wrk threads, 2), BACKENDS (3), ROUNDS (1), BODY (response body
+# bytes, 64), PORT (18080), NGINX_PORT (18081). PORT is the front door's port and also the
+# backends' port. PROFILE names a file for the front door's CPU profile (off when empty).
 #
 # Backends listen on 127.0.0.2, 127.0.0.3, ... because the front door dials backends on its
 # own port number; the proxies listen on 127.0.0.1. The script stops everything it started
@@ -57,7 +57,7 @@ wait_http() {
 		curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
 		sleep 0.05
 	done
-	echo "no answer from $url" >&2
+	echo "no response from $url" >&2
 	return 1
 }
 

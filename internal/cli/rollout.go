@@ -18,7 +18,7 @@ import (
 // mutating command per project at a time.
 func mutate(c *cli.Context, project string, fn func(*orchestrator.Orchestrator) error) error {
 	return withProgress(c, func(o *orchestrator.Orchestrator) error {
-		lock, err := o.Acquire(c.Context, project, strings.Join(append([]string{"clusterctl"}, commandLine(c)...), " "))
+		lock, err := o.Acquire(c.Context, project, strings.Join(commandLine(c), " "))
 		if err != nil {
 			return err
 		}

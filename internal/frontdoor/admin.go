@@ -28,7 +28,7 @@ const maxAdminBody = 1 << 20
 // SetMembers replaces the membership of the front door listening on the admin socket
 // (DefaultAdminSocket when empty). It returns once new requests go only to m.Backends and
 // the requests and connections in flight on removed backends finished or m.DrainTimeout
-// passed; the result lists, per removed backend, how many were still in flight then. An
+// passed. The result lists, per removed backend, how many were still in flight then. An
 // invalid m is rejected before anything changes. When ctx ends first, SetMembers returns
 // ctx's error but the front door still finishes the swap and the drain.
 func SetMembers(ctx context.Context, socket string, m Membership) (DrainResult, error) {
@@ -57,7 +57,7 @@ func Status(ctx context.Context, socket string) (StatusReport, error) {
 	return report, nil
 }
 
-// callAdmin sends one admin request and decodes the JSON answer into out.
+// callAdmin sends one admin request and decodes the JSON response into out.
 func callAdmin(ctx context.Context, socket, method, path string, body []byte, out any) error {
 	socket = orDefault(socket, DefaultAdminSocket)
 	client := &http.Client{Transport: &http.Transport{
@@ -83,20 +83,20 @@ func callAdmin(ctx context.Context, socket, method, path string, body []byte, ou
 		return adminError(resp)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("decode front door answer to %s %s: %w", method, path, err)
+		return fmt.Errorf("decode front door response to %s %s: %w", method, path, err)
 	}
 	return nil
 }
 
 func adminError(resp *http.Response) error {
-	var answer struct {
+	var body struct {
 		Error string `json:"error"`
 	}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxAdminBody))
-	if json.Unmarshal(data, &answer) != nil || answer.Error == "" {
-		answer.Error = string(bytes.TrimSpace(data))
+	if json.Unmarshal(data, &body) != nil || body.Error == "" {
+		body.Error = string(bytes.TrimSpace(data))
 	}
-	return fmt.Errorf("front door rejected the request (%s): %s", resp.Status, answer.Error)
+	return fmt.Errorf("front door rejected the request (%s): %s", resp.Status, body.Error)
 }
 
 // listenAdmin listens on the admin unix socket with mode 0600. It creates the socket's

@@ -1,6 +1,7 @@
 package frontdoor
 
 import (
+	"cmp"
 	"context"
 	"net"
 	"slices"
@@ -36,8 +37,8 @@ func newBackend(spec Backend, cfg Config) *backend {
 }
 
 // acquire counts one more request in flight unless b was removed. The check after the
-// increment pairs with drain, which sets removed before it reads inFlight: either acquire
-// sees removed, or drain sees the request.
+// increment pairs with drain, which sets removed before it reads inFlight, so either
+// acquire reads removed as set or drain counts the request.
 func (b *backend) acquire() bool {
 	b.inFlight.Add(1)
 	if b.removed.Load() {
@@ -126,7 +127,7 @@ func (m *members) pick(skip *backend) *backend {
 		if b == nil || b.acquire() {
 			return b
 		}
-		// b was removed between loading the table and acquire: the next load sees the
+		// b was removed between loading the table and acquire: the next load returns the
 		// table without it.
 	}
 }
@@ -186,7 +187,7 @@ func (m *members) update(specs []Backend) (added, removed []*backend) {
 	return added, removed
 }
 
-// drained forgets a backend whose drain finished.
+// drained removes a backend whose drain finished from the draining set.
 func (m *members) drained(b *backend) {
 	m.mu.Lock()
 	delete(m.draining, b)
@@ -201,6 +202,9 @@ func (m *members) all() (current, draining []*backend) {
 	for b := range m.draining {
 		draining = append(draining, b)
 	}
+	slices.SortFunc(draining, func(a, b *backend) int {
+		return cmp.Or(cmp.Compare(a.spec.Slot, b.spec.Slot), cmp.Compare(a.spec.ID, b.spec.ID))
+	})
 	return current, draining
 }
 

@@ -33,7 +33,7 @@ func startRawBackend(tb testing.TB, fd *testFrontDoor, i int) Backend {
 	return Backend{ID: "raw-" + strconv.Itoa(i), Addr: backendAddr(i)}
 }
 
-// serveFixed answers each request head (requests have no body) with response.
+// serveFixed writes response after each request head (requests have no body) with response.
 func serveFixed(conn net.Conn, response []byte) {
 	defer conn.Close()
 	br := bufio.NewReader(conn)

@@ -34,15 +34,15 @@
 // Hop-by-hop fields (Connection and the fields it lists, Keep-Alive, Proxy-*, TE,
 // Transfer-Encoding, Upgrade) are not forwarded in either direction. The request keeps its
 // Host field, and the front door appends the client IP to X-Forwarded-For and sets
-// X-Forwarded-Proto (http) and X-Forwarded-Host. It answers Expect: 100-continue itself
+// X-Forwarded-Proto (http) and X-Forwarded-Host. It sends 100 Continue itself for Expect: 100-continue
 // and does not forward the Expect field. It forwards 103 Early Hints and drops other
-// interim responses. Without a ready backend it answers 503 with a one-line body.
+// interim responses. Without a ready backend it responds 503 with a one-line body.
 //
 // Failures before the response: when dialling a backend fails, nothing was sent, so the
 // request is retried once on another backend, whatever its method. When a reused upstream
 // connection turns out to be closed before any response byte arrived, a request without a
 // body and with an idempotent method (or an Idempotency-Key field) is retried once on a
-// new connection. Other failures before the response head answer 502. A failure after the
+// new connection. Other failures before the response head get 502. A failure after the
 // head was sent closes the client connection.
 //
 // Upgraded connections (Connection: Upgrade, for example WebSocket) get their own upstream

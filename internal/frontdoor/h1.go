@@ -138,7 +138,7 @@ func cutLine(b []byte) (line, rest []byte) {
 	return line, rest
 }
 
-// parseRequest parses a request head. On error it returns the status code to answer.
+// parseRequest parses a request head. On error it returns the status code to respond with.
 func (h *head) parseRequest(raw []byte) (int, error) {
 	h.reset()
 	line, rest := cutLine(raw)

@@ -39,7 +39,7 @@ func readResponse(t testing.TB, br *bufio.Reader, method string) (*http.Response
 	return resp, string(body)
 }
 
-// headerEcho answers with the method, target, Host and selected request fields.
+// headerEcho responds with the method, target, Host and selected request fields.
 func headerEcho(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	w.Header().Set("X-Method", r.Method)
@@ -272,18 +272,25 @@ func TestH1_ParseRequest(t *testing.T) {
 	}
 }
 
-func FuzzH1_ParseRequest(f *testing.F) {
+// FuzzH1_ParseHeads checks that no input makes the head parsers panic.
+func FuzzH1_ParseHeads(f *testing.F) {
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
 	f.Add([]byte("POST http://a/b HTTP/1.0\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 200 OK\r\nConnection: close, X-A\r\nContent-Length: 3, 3\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var h head
 		if _, err := h.parseRequest(raw); err == nil && len(h.target) > 0 {
 			h.checkRequest()
 		}
+		if h.parseResponse(raw) == nil {
+			h.responseFraming(false)
+		}
+		h.parseTrailer(raw)
+		headEnd(raw)
 	})
 }
 
-// startScriptedBackend answers every request on backend address i with response, then
+// startScriptedBackend responds to every request on backend address i with response, then
 // closes the connection when closeAfter is set.
 func startScriptedBackend(t testing.TB, fd *testFrontDoor, i int, response string, closeAfter bool) Backend {
 	t.Helper()

@@ -24,7 +24,7 @@ var bodyBuffers = sync.Pool{New: func() any {
 }}
 
 // startBody sends the request body of c to the backend in the background, so that a
-// backend that answers before it read the whole body does not block the front door.
+// backend that responds before it read the whole body does not block the front door.
 func (up *upstreamConn) startBody(c *clientConn) {
 	up.bodyPending = true
 	go func() {
@@ -56,7 +56,7 @@ func (c *clientConn) copyRequestBody(up *upstreamConn) error {
 }
 
 // finishBody waits for the request body writer and returns its error. When the writer
-// does not finish within bodyGrace after the response, the backend answered without
+// does not finish within bodyGrace after the response, the backend responded without
 // reading the whole body: finishBody then stops the writer by failing its reads from the
 // client and its writes to the backend, so neither connection can be reused.
 func (up *upstreamConn) finishBody(c *clientConn) error {
@@ -80,7 +80,7 @@ func (up *upstreamConn) finishBody(c *clientConn) error {
 	up.Conn.Close()
 	<-up.bodyErr
 	c.readMoved = time.Time{} // the next moveReadDeadline must not skip
-	return errors.New("backend answered before it read the request body")
+	return errors.New("backend responded before it read the request body")
 }
 
 // discard closes up after a failed or incomplete exchange.

@@ -114,7 +114,7 @@ func (c *clientConn) serveRequest() bool {
 	return keep
 }
 
-// reject answers an invalid request and closes the connection afterwards.
+// reject responds to an invalid request with status and closes the connection afterwards.
 func (c *clientConn) reject(status int, reason string) {
 	c.srv.fd.log.Debug("request rejected", "service", c.srv.fd.cfg.Service, "client", c.ip,
 		"status", status, "reason", reason)
@@ -202,6 +202,10 @@ func (c *clientConn) send(up *upstreamConn, upgrade bool) error {
 
 // readResponseHead parses the response head from up into c.resp, forwarding 103 Early
 // Hints to HTTP/1.1 clients and skipping other interim responses.
+//
+// NOTE: nothing reads the client connection while the front door waits here, so a client
+// that disconnects is noticed only when the response is written: the backend finishes the
+// request, and a drain waits for it (up to the drain timeout).
 func (c *clientConn) readResponseHead(up *upstreamConn) error {
 	for first := true; ; first = false {
 		raw, err := peekHead(up.br, false)
@@ -266,12 +270,12 @@ func (c *clientConn) tunnel(up *upstreamConn) {
 	join(c.conn, c.br, up.Conn, up.br)
 }
 
-// badGateway answers 502 after a backend failed before its response. It reports whether
+// badGateway responds 502 after a backend failed before its response. It reports whether
 // the connection can go on, which it cannot when a request body is left unread.
 func (c *clientConn) badGateway(b *backend, op string, err error) bool {
 	c.srv.fd.backendFailed(b, op, err)
 	keep := c.keepAlive() && !c.req.hasBody()
-	c.writeError(http.StatusBadGateway, "502 Bad Gateway: the instance failed before it answered\n", keep)
+	c.writeError(http.StatusBadGateway, "502 Bad Gateway: the instance failed before it responded\n", keep)
 	return keep
 }
 
@@ -319,7 +323,7 @@ func (c *clientConn) writeError(status int, msg string, keep bool) {
 }
 
 // checkRequest validates a parsed request beyond its syntax. It returns the status code
-// and message to answer with, or 0.
+// and message to respond with, or 0.
 func (h *head) checkRequest() (int, string) {
 	switch {
 	case h.hasTE && h.minor == 0:

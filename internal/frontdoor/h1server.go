@@ -23,8 +23,8 @@ const (
 // client_body_timeout and send_timeout default to the same 60 s.
 const clientTimeout = 60 * time.Second
 
-// deadlineSlack is how stale a connection deadline may get before it is moved, so that
-// deadlines cost a timer update at most once per second and connection.
+// deadlineSlack is the minimum time between two moves of one connection deadline, so that
+// moving it costs a timer update at most once per second.
 const deadlineSlack = time.Second
 
 // httpServer serves HTTP mode.

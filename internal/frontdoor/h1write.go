@@ -6,7 +6,7 @@ import (
 	"strconv"
 )
 
-// bodyFraming is how the length of a response body is known.
+// bodyFraming is the delimiting of a response body.
 type bodyFraming uint8
 
 const (
@@ -106,7 +106,7 @@ func writeRequestFraming(bw *bufio.Writer, req *head) {
 		writeContentLength(bw, req.contentLength)
 	case string(req.method) == http.MethodPost || string(req.method) == http.MethodPut ||
 		string(req.method) == http.MethodPatch:
-		// Some servers answer 411 Length Required to a POST without Content-Length.
+		// Some servers respond 411 Length Required to a POST without Content-Length.
 		bw.WriteString("Content-Length: 0\r\n")
 	}
 }

@@ -31,7 +31,7 @@ func backendAddr(i int) string {
 	return "127.0.0." + strconv.Itoa(i+2)
 }
 
-// startFrontDoor starts a front door in mode and returns it once its admin socket answers.
+// startFrontDoor starts a front door in mode and returns it once its admin socket responds.
 // Serve stops, and must return nil, when the test ends.
 func startFrontDoor(t testing.TB, mode string) *testFrontDoor {
 	t.Helper()
@@ -111,7 +111,7 @@ func startHTTPBackend(t testing.TB, fd *testFrontDoor, i int, handler http.Handl
 	return Backend{ID: "id-" + strconv.Itoa(i), Name: "web-" + strconv.Itoa(i), Slot: i, Addr: backendAddr(i)}
 }
 
-// nameHandler answers with the backend name in the body and the X-Backend header.
+// nameHandler responds with the backend name in the body and the X-Backend header.
 func nameHandler(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -120,7 +120,7 @@ func nameHandler(name string) http.Handler {
 	})
 }
 
-// startNamedBackends starts n backends that answer with their name.
+// startNamedBackends starts n backends that respond with their name.
 func startNamedBackends(t testing.TB, fd *testFrontDoor, n int) []Backend {
 	t.Helper()
 	backends := make([]Backend, n)

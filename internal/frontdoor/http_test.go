@@ -89,7 +89,7 @@ func TestHTTP_SwitchUnderKeepAliveLoad(t *testing.T) {
 	}
 
 	// Rotate the members: each step keeps one backend and replaces the other.
-	// A backend answers 418 to a request that reaches it after SetMembers removed it.
+	// A backend responds 418 to a request that reaches it after SetMembers removed it.
 	sets := [][2]int{{1, 2}, {2, 3}, {3, 0}, {0, 1}}
 	for round := range 12 {
 		next := sets[round%len(sets)]
@@ -261,7 +261,7 @@ func TestHTTP_DialFailureRetriesOtherBackend(t *testing.T) {
 func TestHTTP_RetriesClosedKeepAliveConnection(t *testing.T) {
 	t.Parallel()
 	fd := startFrontDoor(t, ModeHTTP)
-	// The backend answers one request per connection and then closes it without saying
+	// The backend serves one request per connection and then closes it without saying
 	// so, which leaves a dead connection in the front door's pool.
 	ln, err := net.Listen("tcp", net.JoinHostPort(backendAddr(0), strconv.Itoa(fd.port)))
 	if err != nil {

@@ -149,10 +149,10 @@ type StatusReport struct {
 	Requests uint64 `json:"requests"`
 	// InFlight is the number of requests and connections in flight now.
 	InFlight int `json:"in_flight"`
-	// Failures counts requests answered 502 or aborted, and TCP connections closed, because
+	// Failures counts requests that got 502 or were aborted, and TCP connections closed, because
 	// of a backend error.
 	Failures uint64 `json:"failures"`
-	// NoBackend counts requests answered 503, and TCP connections closed, for lack of a
+	// NoBackend counts requests that got 503, and TCP connections closed, for lack of a
 	// ready backend.
 	NoBackend uint64 `json:"no_backend"`
 }

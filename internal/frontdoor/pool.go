@@ -122,7 +122,7 @@ func (p *pool) put(c *upstreamConn) {
 	p.mu.Unlock()
 }
 
-// Close closes the connection and forgets it.
+// Close closes the connection and removes it from the pool.
 func (c *upstreamConn) Close() error {
 	err := c.Conn.Close()
 	c.pool.mu.Lock()

@@ -112,15 +112,15 @@ type frontDoor struct {
 	started time.Time
 
 	requests  atomic.Uint64 // HTTP requests or TCP connections accepted
-	failures  atomic.Uint64 // answered 502 or aborted because of a backend
-	noBackend atomic.Uint64 // answered 503 or closed because no backend was ready
+	failures  atomic.Uint64 // got 502 or aborted because of a backend
+	noBackend atomic.Uint64 // got 503 or closed because no backend was ready
 
 	noBackendLog     logLimiter
 	noBackendMessage string // body of the 503 response
 }
 
 // Serve runs a front door until ctx is cancelled. It listens on cfg.Ports and on the admin
-// socket, and answers 503 (HTTP) or closes connections (TCP) until the first [SetMembers].
+// socket, and responds 503 (HTTP) or closes connections (TCP) until the first [SetMembers].
 // After ctx is cancelled it stops listening, lets in-flight requests and connections finish
 // for up to cfg.ShutdownTimeout, closes the rest and returns nil. It returns an error when
 // cfg is invalid or a port or the admin socket cannot be listened on.

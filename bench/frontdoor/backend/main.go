@@ -1,5 +1,5 @@
 // Command backend is the instance of the front door benchmark: a minimal HTTP server that
-// answers every request with a short fixed body.
+// responds to every request with a short fixed body.
 package main
 
 import (

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log"
 	"log/slog"
 	"os"
@@ -43,7 +44,7 @@ func main() {
 	served := make(chan error, 1)
 	go func() { served <- frontdoor.Serve(ctx, cfg) }()
 
-	if err := setMembers(ctx, *socket, *backends); err != nil {
+	if err := setMembers(ctx, served, *socket, *backends); err != nil {
 		log.Fatal(err)
 	}
 	if err := <-served; err != nil {
@@ -51,8 +52,9 @@ func main() {
 	}
 }
 
-// setMembers waits for the admin socket, then sets the backends.
-func setMembers(ctx context.Context, socket, addrs string) error {
+// setMembers waits for the admin socket, then sets the backends. It returns the error of
+// Serve when Serve ends first.
+func setMembers(ctx context.Context, served chan error, socket, addrs string) error {
 	var m frontdoor.Membership
 	for i, addr := range strings.Split(addrs, ",") {
 		m.Backends = append(m.Backends, frontdoor.Backend{ID: "b" + strconv.Itoa(i), Name: addr, Slot: i, Addr: addr})
@@ -63,6 +65,10 @@ func setMembers(ctx context.Context, socket, addrs string) error {
 		if err == nil || time.Now().After(deadline) {
 			return err
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case err := <-served:
+			return fmt.Errorf("front door stopped: %w", err)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }

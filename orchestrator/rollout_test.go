@@ -1,0 +1,100 @@
+package orchestrator
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+
+	composetypes "github.com/compose-spec/compose-go/v2/types"
+	"pgregory.net/rapid"
+
+	"github.com/clusterctl/clusterctl/internal/frontdoor"
+)
+
+func TestBatches(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		slots       []int
+		parallelism int
+		want        string
+	}{
+		{[]int{3, 1, 0, 2}, 1, "[[0] [1] [2] [3]]"},
+		{[]int{3, 1, 0, 2}, 2, "[[0 1] [2 3]]"},
+		{[]int{0, 1, 2}, 2, "[[0 1] [2]]"},
+		{[]int{0, 1}, 5, "[[0 1]]"},
+		{nil, 1, "[]"},
+		{[]int{4}, 0, "[[4]]"},
+	}
+	for _, tc := range cases {
+		got := fmt.Sprint(Batches(tc.slots, tc.parallelism))
+		if tc.want == "[]" && len(Batches(tc.slots, tc.parallelism)) == 0 {
+			continue
+		}
+		if got != tc.want {
+			t.Errorf("Batches(%v, %d) = %s, want %s", tc.slots, tc.parallelism, got, tc.want)
+		}
+	}
+}
+
+// TestRollout_SafetyProperties runs rollouts against the fake engine with
+// random instance counts and parallelism, and checks the two safety rules
+// on every membership the front door receives and every container change:
+// no slot is ever without an instance in rotation, and never more than
+// parallelism slots have an old and a new instance at once.
+func TestRollout_SafetyProperties(t *testing.T) {
+	t.Parallel()
+	rapid.Check(t, func(rt *rapid.T) {
+		count := rapid.IntRange(1, 6).Draw(rt, "count")
+		parallelism := rapid.IntRange(1, count).Draw(rt, "parallelism")
+		engine := newFakeEngine()
+		o, _ := newTestOrchestrator(engine)
+		p := testProject(count, true)
+		if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+			rt.Fatalf("first Up: %v", err)
+		}
+		engine.mu.Lock()
+		engine.execCmds, engine.maxBusySlots = nil, 0
+		engine.mu.Unlock()
+
+		value := "v2"
+		p.Services[0].Config.Environment = composetypes.MappingWithEquals{"VERSION": &value}
+		p.Services[0].Config.Deploy = &composetypes.DeployConfig{UpdateConfig: &composetypes.UpdateConfig{
+			Parallelism: ptr(uint64(parallelism)),
+		}}
+		if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+			rt.Fatalf("rollout Up: %v", err)
+		}
+		for i, members := range memberships(rt, engine) {
+			slots := map[int]bool{}
+			for _, b := range members.Backends {
+				slots[b.Slot] = true
+			}
+			for slot := range count {
+				if !slots[slot] {
+					rt.Fatalf("membership %d leaves slot %d without an instance: %+v", i, slot, members.Backends)
+				}
+			}
+		}
+		if engine.maxBusySlots > parallelism {
+			rt.Fatalf("%d slots changed at once, parallelism is %d", engine.maxBusySlots, parallelism)
+		}
+	})
+}
+
+func memberships(t interface{ Fatalf(string, ...any) }, engine *fakeEngine) []frontdoor.Membership {
+	engine.mu.Lock()
+	defer engine.mu.Unlock()
+	var out []frontdoor.Membership
+	for _, cmd := range engine.execCmds {
+		if !slices.Contains(cmd, "members") {
+			continue
+		}
+		var m frontdoor.Membership
+		if err := json.Unmarshal([]byte(cmd[len(cmd)-1]), &m); err != nil {
+			t.Fatalf("membership is not JSON: %v", err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
