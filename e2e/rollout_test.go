@@ -279,11 +279,12 @@ func TestRollout_InterruptAndRerun(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := run.wait(t, 2*time.Minute)
+	t.Logf("interrupted up: %s", res)
 	if res.Code != 130 {
-		t.Errorf("up after SIGINT: want exit code 130, got %s", res)
+		t.Errorf("up after SIGINT: want exit code 130, got exit code %d", res.Code)
 	}
 	mid := p.ps()
-	requireReadySlots(t, mid, 3)
+	requireServedSlots(t, mid, 3)
 
 	p.mustRun("up")
 	final := p.ps()
@@ -295,6 +296,33 @@ func TestRollout_InterruptAndRerun(t *testing.T) {
 	}
 	requireRoles(t, p, 3)
 	load.Stop().requireClean(t, "v1", "v2")
+}
+
+// requireServedSlots fails unless every slot 0..count-1 has exactly one
+// instance and every instance is ready. It reports a slot with two
+// instances apart from a slot with none, because an interrupted rollout
+// that leaves both the old and the new instance of a slot running still
+// serves every slot.
+func requireServedSlots(t testing.TB, rows []psRow, count int) {
+	t.Helper()
+	perSlot := map[int][]string{}
+	for _, r := range rows {
+		perSlot[r.Instance] = append(perSlot[r.Instance], r.Name)
+		if r.State != "ready" {
+			t.Errorf("instance %s is %s, want ready", r.Name, r.State)
+		}
+	}
+	for slot := range count {
+		switch n := len(perSlot[slot]); {
+		case n == 0:
+			t.Errorf("slot %d has no instance", slot)
+		case n > 1:
+			t.Errorf("slot %d has %d instances %v, want the interrupted replacement finished or undone", slot, n, perSlot[slot])
+		}
+	}
+	if len(perSlot) != count {
+		t.Errorf("ps lists slots %v, want 0..%d", perSlot, count-1)
+	}
 }
 
 // TestRollout_KillAndRerun SIGKILLs up in the middle of a rollout. The

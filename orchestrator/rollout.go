@@ -69,7 +69,10 @@ func (r *upRun) rollout(ctx context.Context, svc *service, change Change, observ
 		}
 		failures += len(failed)
 		if float64(failures)/float64(len(change.Containers)) <= update.MaxFailureRatio || update.FailureAction == FailureContinue {
-			r.restoreAll(ctx, svc, failed, rollbackCfg)
+			if err := r.restoreAll(ctx, svc, failed, rollbackCfg); err != nil {
+				r.o.Report.emit(Event{Kind: EventWarning, Project: r.p.Name, Service: svc.Name, Slot: -1,
+					Message: "restoring failed slots: " + firstLine(err)})
+			}
 			continue
 		}
 		return r.failRollout(ctx, svc, change, update, rollbackCfg, append(done, failed...), err)
@@ -87,8 +90,8 @@ func (r *upRun) failRollout(ctx context.Context, svc *service, change Change, up
 	r.o.Report.emit(Event{Kind: EventWarning, Project: r.p.Name, Service: svc.Name, Slot: -1,
 		Message: fmt.Sprintf("rolling back %d slots after a failure", len(touched))})
 	if err := r.restoreAll(ctx, svc, touched, rollbackCfg); err != nil {
-		return fmt.Errorf("rollout of %s to revision %s failed, and so did the rollback (%v): %w",
-			svc.Name, change.Revision, err, cause)
+		return fmt.Errorf("rollout of %s to revision %s failed, and so did the rollback: %w",
+			svc.Name, change.Revision, errors.Join(cause, err))
 	}
 	return fmt.Errorf("rollout of %s to revision %s failed and was rolled back; the old instances serve every slot: %w",
 		svc.Name, change.Revision, cause)

@@ -2,11 +2,15 @@ package orchestrator
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/clusterctl/clusterctl/compose"
+	"github.com/clusterctl/clusterctl/internal/frontdoor"
 )
 
 // rotation is the set of instances a front door sends traffic to. Changes
@@ -67,6 +71,64 @@ func (r *rotation) sync(ctx context.Context) error {
 	r.pushed = max(r.pushed, version)
 	r.mu.Unlock()
 	return nil
+}
+
+// repairRotations pushes the rotation again to every front door whose
+// members differ from the running instances, as after a restart of the
+// front door container, which keeps its rotation only in memory.
+func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, services []*service, observed []ObservedContainer) error {
+	for _, svc := range services {
+		if svc.FrontDoor == nil {
+			continue
+		}
+		door := slices.IndexFunc(observed, func(c ObservedContainer) bool {
+			return c.Service == svc.Name && c.Role == RoleFrontDoor && c.State == "running"
+		})
+		if door < 0 {
+			continue
+		}
+		res, err := o.exec(ctx, observed[door].ID, []string{ToolBinary, "frontdoor", "status", "--socket", AdminSocket})
+		if err != nil || res.ExitCode != 0 {
+			continue
+		}
+		var status frontdoor.StatusReport
+		if json.Unmarshal([]byte(res.Stdout), &status) != nil {
+			continue
+		}
+		members := map[string]bool{}
+		for _, b := range status.Backends {
+			if !b.Draining {
+				members[b.ID] = true
+			}
+		}
+		rot := newRotation(o, observed[door].ID, svc.DrainTimeout)
+		for _, c := range observed {
+			if c.Service == svc.Name && c.Role == RoleInstance && c.State == "running" && c.Slot < svc.Count {
+				b, err := o.backendOf(ctx, c.ID, c.Slot)
+				if err != nil {
+					return err
+				}
+				rot.add(b)
+			}
+		}
+		if maps.Equal(members, mapKeys(rot.backends)) {
+			continue
+		}
+		o.Report.emit(Event{Kind: EventInfo, Project: p.Name, Service: svc.Name, Slot: -1,
+			Message: fmt.Sprintf("front door rotation restored: it listed %d instances, %d run", len(members), len(rot.backends))})
+		if err := rot.sync(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mapKeys[V any](m map[string]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }
 
 // backendOf returns the rotation entry of a running instance.

@@ -73,6 +73,9 @@ func (o *Orchestrator) Up(ctx context.Context, p *compose.Project, opts UpOption
 			Message: "service is no longer in the file; run up --remove-orphans to remove its containers"})
 	}
 	if plan.Empty() {
+		if err := o.repairRotations(ctx, p, services, observed); err != nil {
+			return err
+		}
 		for _, svc := range services {
 			o.Report.emit(Event{Kind: EventUpToDate, Project: p.Name, Service: svc.Name, Slot: -1,
 				Message: fmt.Sprintf("%d instances up to date, nothing to do", svc.Count)})

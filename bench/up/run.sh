@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Times bringing up N instances of one service three ways, for each N in COUNTS:
-#   clusterctl  `clusterctl -f FILE -p NAME up`, which returns when every instance is ready
-#               (no healthcheck, so ready means running for 1s), then `down`;
-#   floor       bench/up/floor, the same engine calls with the same bound of 8 at once and
-#               the same 1s uptime gate, and nothing else, then its -cleanup;
-#   compose     `docker compose` (v2) or `docker-compose` (v1) `up -d --scale app=N`, which
-#               returns once the containers are started, then `down`.
+# Times bringing up N instances of one service with three tools, for each N in COUNTS.
+#   clusterctl  Runs `clusterctl -f FILE -p NAME up`, then `down`. Up returns when every
+#               instance is ready, which without a healthcheck means running for 1s.
+#   floor       Runs bench/up/floor, then its -cleanup. It makes the same engine calls with
+#               the same bound of 8 at once and the same 1s uptime gate, and nothing else.
+#   compose     Runs `docker compose` (v2) or `docker-compose` (v1) `up -d --scale app=N`,
+#               then `down`. Up returns once the containers are started.
 # It prints one row per N with the best up time of ROUNDS runs, the ratios, and whether
 # clusterctl meets its target: within 1.2x of the floor and faster than Compose.
 #
@@ -35,7 +35,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 run_id=bench-up-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 projects=()    # label filters, key=value, of everything this script created
-stuck_nets=()  # networks that the engine refused to remove
+stuck_nets=()  # networks that the engine failed to remove
 
 # remove_labelled force-removes the containers, then the networks, that carry a label.
 remove_labelled() {
@@ -62,7 +62,7 @@ now() { date +%s.%N; }
 # seconds_since prints the seconds elapsed since a stamp from now, to milliseconds.
 seconds_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 
-# min prints the smaller of two decimal numbers; an empty first one counts as infinite.
+# min prints the smaller of two decimal numbers. An empty first one counts as infinite.
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
 
 # ratio prints a / b to two decimals, or "-" when either is missing.
@@ -76,7 +76,7 @@ fail() {
 }
 
 # teardown_done warns when a removal command failed, removes what it left behind, and
-# records a network that the engine still refuses to remove.
+# records a network that the engine still fails to remove.
 teardown_done() {
 	local status=$1 what=$2 log=$3 filter=$4 net
 	if ((status != 0)); then
@@ -138,6 +138,7 @@ time_clusterctl() {
 	"$clusterctl" -f "$file" -p "$name" --progress plain up --parallel "$PARALLEL" 2>"$log" ||
 		fail "clusterctl up (N=$n, round $round)" "$log"
 	up_s=$(seconds_since "$start")
+	echo "$start $(now)" >"$log.times"
 	start=$(now)
 	"$clusterctl" -f "$file" -p "$name" --progress plain down 2>>"$log" || status=$?
 	down_s=$(seconds_since "$start")
@@ -183,19 +184,27 @@ verdict() {
 	}'
 }
 
-# phases prints the mean seconds that clusterctl's instances spent from the created to the
-# started event (ContainerStart) and from started to ready (the uptime gate), read from
-# the timestamps of one --progress plain log.
+# phases reads the timestamps of one clusterctl --progress plain log and the process start
+# and exit stamps in LOG.times. It prints the seconds from the process start to the first
+# progress line (loading the file, the project lock and the plan), from the last ready
+# instance to the exit, and the mean seconds that instances spent from the created to the
+# started event (ContainerStart) and from started to ready (the uptime gate). The log's
+# UTC times of day are compared with the stamps, so a run across midnight prints nonsense.
 phases() {
-	awk '
+	local log=$1 start end
+	read -r start end <"$log.times"
+	awk -v start="$start" -v end="$end" '
 		function secs(stamp) { return substr(stamp, 12, 2) * 3600 + substr(stamp, 15, 2) * 60 + substr(stamp, 18, 6) }
+		NR == 1 { first = secs($1) }
 		$3 == "created" && $2 ~ /\.[0-9]+$/ { created[$2] = secs($1) }
 		$3 == "started" { started[$2] = secs($1) }
-		$3 == "ready" { ready[$2] = secs($1) }
+		$3 == "ready" { ready[$2] = secs($1); if (ready[$2] > last) last = ready[$2] }
 		END {
-			for (k in ready) { n++; start += started[k] - created[k]; wait += ready[k] - started[k] }
-			if (n) printf "created->started %.2fs, started->ready %.2fs", start / n, wait / n
-		}' "$1"
+			for (k in ready) { n++; start_s += started[k] - created[k]; wait_s += ready[k] - started[k] }
+			if (!n) exit
+			printf "start->first line %.2fs, last ready->exit %.2fs, created->started %.2fs, started->ready %.2fs",
+				first - start % 86400, end % 86400 - last, start_s / n, wait_s / n
+		}' "$log"
 }
 
 # bench_n runs ROUNDS rounds for one N, alternating the tools, and appends its table rows to
@@ -252,13 +261,25 @@ report() {
 	echo "when the containers are started, not ready: it skips that wait and is timed to an earlier point."
 	if ((${#stuck_nets[@]})); then
 		echo
-		echo "the engine refused to remove these empty networks of this run (\"has active endpoints\"):"
+		echo "the engine failed to remove these empty networks of this run (\"has active endpoints\"):"
 		printf "  %s\n" "${stuck_nets[@]}"
 	fi
 }
 
+# warm_up runs clusterctl once with one instance, untimed, because its first run with a new
+# binary builds the tool image of its project lock.
+warm_up() {
+	local name=$run_id-warmup log=$work/warmup.log file
+	projects+=("io.clusterctl.project=$name")
+	file=$(write_file 1)
+	"$clusterctl" -f "$file" -p "$name" --progress plain up 2>"$log" || fail "clusterctl up (warm-up)" "$log"
+	"$clusterctl" -f "$file" -p "$name" --progress plain down 2>>"$log" || true
+	teardown_done 0 "clusterctl down (warm-up)" "$log" "io.clusterctl.project=$name"
+}
+
 main() {
 	build
+	warm_up
 	find_compose
 	: >"$work/rows"
 	: >"$work/downs"

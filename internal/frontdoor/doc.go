@@ -31,12 +31,13 @@
 // beyond). A client connection that makes no progress for 60 s is closed, whether idle,
 // sending a head, sending a body or not reading the response.
 //
-// Hop-by-hop fields (Connection and the fields it lists, Keep-Alive, Proxy-*, TE,
-// Transfer-Encoding, Upgrade) are not forwarded in either direction. The request keeps its
-// Host field, and the front door appends the client IP to X-Forwarded-For and sets
-// X-Forwarded-Proto (http) and X-Forwarded-Host. It sends 100 Continue itself for Expect: 100-continue
-// and does not forward the Expect field. It forwards 103 Early Hints and drops other
-// interim responses. Without a ready backend it responds 503 with a one-line body.
+// Hop-by-hop fields (Connection and the fields it lists, Keep-Alive, Proxy-Connection,
+// Proxy-Authenticate, Proxy-Authorization, TE, Transfer-Encoding, Upgrade) are not
+// forwarded in either direction. The request keeps its Host field, and the front door
+// appends the client IP to X-Forwarded-For and sets X-Forwarded-Proto (http) and
+// X-Forwarded-Host. It sends 100 Continue itself for Expect: 100-continue and does not
+// forward the Expect field. It forwards 103 Early Hints and drops other interim responses.
+// Without a ready backend it responds 503 with a one-line body.
 //
 // Failures before the response: when dialling a backend fails, nothing was sent, so the
 // request is retried once on another backend, whatever its method. When a reused upstream
@@ -55,8 +56,9 @@
 // [SetMembers] swaps the membership at once: new requests and connections go only to the
 // new backends from the moment the swap is done. For each removed backend the front door
 // closes its idle upstream connections, lets its in-flight requests and connections finish,
-// and after [Membership.DrainTimeout] closes whatever is still open: a client whose request
-// is cut gets 502 when its response had not started, and a closed connection otherwise.
+// and after [Membership.DrainTimeout] closes whatever is still open. A client whose request
+// is cut that way gets 502 when its response had not started, and a closed connection
+// otherwise.
 // Clients keep their keep-alive connections to the front door across a swap; their next
 // request goes to a remaining backend. TCP mode drains connections the same way.
 //

@@ -76,9 +76,9 @@ func (up *upstreamConn) finishBody(c *clientConn) error {
 		return err
 	case <-timer.C:
 	}
-	c.conn.SetReadDeadline(time.Unix(1, 0))
-	up.Conn.Close()
-	<-up.bodyErr
+	_ = c.conn.SetReadDeadline(time.Unix(1, 0)) // wakes the body copy; a closed conn needs no deadline
+	_ = up.Conn.Close()
+	<-up.bodyErr              // the copy ends with the closed connection; its error is moot
 	c.readMoved = time.Time{} // the next moveReadDeadline must not skip
 	return errors.New("backend responded before it read the request body")
 }
@@ -86,7 +86,7 @@ func (up *upstreamConn) finishBody(c *clientConn) error {
 // discard closes up after a failed or incomplete exchange.
 func (up *upstreamConn) discard(c *clientConn) {
 	up.Close()
-	up.finishBody(c)
+	_ = up.finishBody(c) // the connection is closed; the body's error adds nothing
 }
 
 // copyResponseBody copies the response body from the backend to the client, re-framed
@@ -224,7 +224,7 @@ func peekTrailer(br *bufio.Reader) ([]byte, error) {
 
 // unexpectedEOF turns the end of a stream inside a body into io.ErrUnexpectedEOF.
 func unexpectedEOF(err error) error {
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return io.ErrUnexpectedEOF
 	}
 	return err

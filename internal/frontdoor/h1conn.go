@@ -204,8 +204,8 @@ func (c *clientConn) send(up *upstreamConn, upgrade bool) error {
 // Hints to HTTP/1.1 clients and skipping other interim responses.
 //
 // NOTE: nothing reads the client connection while the front door waits here, so a client
-// that disconnects is noticed only when the response is written: the backend finishes the
-// request, and a drain waits for it (up to the drain timeout).
+// that disconnects is noticed only when the response is written. Until then the backend
+// keeps working on the request, and a drain waits for it (up to the drain timeout).
 func (c *clientConn) readResponseHead(up *upstreamConn) error {
 	for first := true; ; first = false {
 		raw, err := peekHead(up.br, false)
@@ -356,7 +356,7 @@ func (h *head) checkTarget() (int, string) {
 	}
 	_, rest, ok := bytes.Cut(h.target, []byte("://"))
 	scheme := h.target[:len(h.target)-len(rest)]
-	if !ok || !(equalFold(scheme, "http://") || equalFold(scheme, "https://")) {
+	if !ok || (!equalFold(scheme, "http://") && !equalFold(scheme, "https://")) {
 		return http.StatusBadRequest, "invalid request target"
 	}
 	end := bytes.IndexAny(rest, "/?")

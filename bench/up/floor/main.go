@@ -1,7 +1,7 @@
-// Command floor is the baseline of the up benchmark: it makes the engine
+// Command floor is the baseline of the up benchmark. It makes the engine
 // calls that `clusterctl up` makes for one service without a healthcheck,
-// and nothing else, so that the time it takes is the floor that clusterctl
-// is measured against.
+// and nothing else. Its run time is the floor that clusterctl is measured
+// against.
 //
 // It creates one network, then for each of -n instances a container (one
 // network, restart policy unless-stopped, the labels clusterctl sets) that it
@@ -35,7 +35,7 @@ import (
 	"github.com/docker/docker/client"
 )
 
-// labelBench marks everything one floor run creates; its value is the prefix.
+// labelBench marks everything one floor run creates. Its value is the prefix.
 const labelBench = "io.clusterctl.bench"
 
 // pollInterval matches clusterctl's interval between two ContainerInspect
@@ -45,7 +45,7 @@ const pollInterval = 200 * time.Millisecond
 // service is the compose service name the floor imitates.
 const service = "app"
 
-// options are the command-line flags.
+// options is the set of command-line flags.
 type options struct {
 	count       int
 	image       string
@@ -83,7 +83,7 @@ func parseFlags() options {
 
 func run(ctx context.Context, opts options) error {
 	if opts.count < 1 || opts.parallel < 1 {
-		return fmt.Errorf("-n %d and -parallel %d must both be at least 1", opts.count, opts.parallel)
+		return fmt.Errorf("invalid -n %d or -parallel %d: set both to 1 or more", opts.count, opts.parallel)
 	}
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
@@ -104,7 +104,7 @@ func run(ctx context.Context, opts options) error {
 	return nil
 }
 
-// up creates the network, then brings up every instance; the first error
+// up creates the network, then brings up every instance. The first error
 // cancels the others.
 func up(ctx context.Context, cli *client.Client, opts options) error {
 	netName := opts.prefix + "_default"
