@@ -367,7 +367,7 @@ type historyEntry struct {
 // exactly one current entry.
 func (p *project) history(service string) []historyEntry {
 	p.t.Helper()
-	res := p.mustRun("rollout", "history", service, "--json")
+	res := p.mustRun("rollout", "history", "--json", service)
 	var entries []historyEntry
 	dec := json.NewDecoder(strings.NewReader(res.Stdout))
 	if err := dec.Decode(&entries); err != nil {

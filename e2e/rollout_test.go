@@ -227,7 +227,7 @@ func TestRollout_UndoAndHistory(t *testing.T) {
 	requireNewContainers(t, undone, restarted)
 
 	number := entryOf(t, history, v2).Number
-	p.mustRun("rollout", "undo", "web", "--to-revision", fmt.Sprint(number))
+	p.mustRun("rollout", "undo", "--to-revision", fmt.Sprint(number), "web")
 	requireRevision(t, p.ps(), 2, v2)
 	requireOnlyVersion(t, url, "v2")
 
