@@ -78,7 +78,7 @@ func (up *upstreamConn) finishBody(c *clientConn) error {
 	}
 	_ = c.conn.SetReadDeadline(time.Unix(1, 0)) // wakes the body copy; a closed conn needs no deadline
 	_ = up.Conn.Close()
-	_ = <-up.bodyErr          // the copy ends with the closed connection; its error is moot
+	<-up.bodyErr              //nolint:errcheck // the copy ends with the closed connection; its error is moot
 	c.readMoved = time.Time{} // the next moveReadDeadline must not skip
 	return errors.New("backend responded before it read the request body")
 }
