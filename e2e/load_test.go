@@ -25,7 +25,7 @@ type loadOptions struct {
 	// Sleepers is the number of clients that send GET /sleep?d=SleepFor in a
 	// loop, so that every drain has requests in flight.
 	Sleepers int
-	// SleepFor is the delay each /sleep request asks for.
+	// SleepFor is the delay that each /sleep request requests.
 	SleepFor time.Duration
 	// Pace is the pause between two requests of one client. It keeps the
 	// load from starving the engine and clusterctl of CPU.
@@ -83,10 +83,10 @@ type loadSummary struct {
 	BadBodies int
 	// Versions counts the responses per service.version in the body.
 	Versions map[string]int
-	// Instances maps each service.instance.id that answered to its version.
+	// Instances maps the service.instance.id of every response to its version.
 	Instances map[string]string
-	// Seconds holds, per second since the start, the responses per version
-	// and the instance IDs that answered.
+	// Seconds contains, per second since the start, the responses per
+	// version and the instance IDs that sent them.
 	Seconds []loadSecond
 	// Failures are the first failures, each with its time since the start.
 	Failures []string
@@ -282,7 +282,7 @@ func (s loadSummary) requireClean(t testing.TB, allowed ...string) {
 }
 
 // Timeline returns one line per second: the responses per version and the
-// number of distinct instances that answered.
+// number of distinct instances that sent them.
 func (s loadSummary) Timeline() string {
 	var b strings.Builder
 	for i, sec := range s.Seconds {

@@ -328,7 +328,7 @@ func (p *project) rolesOf() map[string][]string {
 }
 
 // versionsBehind sends n requests over one keep-alive client and counts
-// the versions that answered. Any failed request fails the test.
+// the responses per version. Any failed request fails the test.
 func versionsBehind(t testing.TB, url string, n int) map[string]int {
 	t.Helper()
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
@@ -367,7 +367,7 @@ type historyEntry struct {
 // exactly one current entry.
 func (p *project) history(service string) []historyEntry {
 	p.t.Helper()
-	res := p.mustRun("rollout", "history", "--json", service)
+	res := p.mustRun("rollout", "history", service, "--json")
 	var entries []historyEntry
 	dec := json.NewDecoder(strings.NewReader(res.Stdout))
 	if err := dec.Decode(&entries); err != nil {
@@ -438,6 +438,7 @@ func startPublishedCollector(t testing.TB) (*collector, string) {
 		t.Fatalf("start collector: %v", err)
 	}
 	requireLoopbackBindings(t, c, port)
+
 	host, err := c.Host(ctx)
 	if err != nil {
 		t.Fatalf("collector host: %v", err)

@@ -13,9 +13,9 @@ import (
 )
 
 // TestRollout_V1ToV2UnderLoad rolls four instances from v1 to v2 with up
-// and parallelism 1, then to v3 with rollout and parallelism 2, while the
-// load runs: no request may fail, and every slot must end on a new
-// container of the new revision.
+// and parallelism 1, then to v3 with rollout and parallelism 2, under load.
+// No request may fail, and every slot must end on a new container of the
+// new revision.
 func TestRollout_V1ToV2UnderLoad(t *testing.T) {
 	t.Parallel()
 	col := startCollector(t)
@@ -81,7 +81,8 @@ func TestRollout_BadRevisionRollsBack(t *testing.T) {
 		name string
 		env  map[string]string
 		spec rolloutSpec
-		// versions are the versions that may answer during the rollout.
+		// versions lists the versions allowed in responses during the
+		// rollout.
 		versions []string
 		// keepsOld is true when v3 never gets ready, so the v2 containers
 		// must be the same ones afterwards.
@@ -166,7 +167,7 @@ func requireSameContainers(t testing.TB, before, after []psRow) {
 }
 
 // requireRoles fails unless the project's containers, stopped ones
-// included, are instances instance containers and one front door.
+// included, are the given number of instances and one front door.
 func requireRoles(t testing.TB, p *project, instances int) {
 	t.Helper()
 	var roles map[string][]string
@@ -223,11 +224,16 @@ func TestRollout_UndoAndHistory(t *testing.T) {
 
 	p.mustRun("rollout", "restart", "web")
 	restarted := p.ps()
-	requireRevision(t, restarted, 2, v1)
+	requireReadySlots(t, restarted, 2)
+	if rev := revisionOf(t, restarted); rev != v1 {
+		t.Errorf("rollout restart moved web from the running revision %s to %s; want the same revision in new containers", v1, rev)
+	}
 	requireNewContainers(t, undone, restarted)
 
-	number := entryOf(t, history, v2).Number
-	p.mustRun("rollout", "undo", "--to-revision", fmt.Sprint(number), "web")
+	// A revision that returns gets a new number, so the number comes from
+	// the history as it is now.
+	number := entryOf(t, p.history("web"), v2).Number
+	p.mustRun("rollout", "undo", "web", "--to-revision", fmt.Sprint(number))
 	requireRevision(t, p.ps(), 2, v2)
 	requireOnlyVersion(t, url, "v2")
 
@@ -410,8 +416,8 @@ func TestRollout_ConcurrentFailsFast(t *testing.T) {
 }
 
 // TestRollout_IgnoresSIGTERM replaces instances that ignore SIGTERM: each
-// must be killed after its 2 s stop_grace_period, and the output must say
-// so.
+// must be killed after its 2 s stop_grace_period, and stderr must report
+// the kill.
 func TestRollout_IgnoresSIGTERM(t *testing.T) {
 	t.Parallel()
 	p := newRolloutProject(t)

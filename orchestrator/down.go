@@ -51,7 +51,11 @@ func (o *Orchestrator) removeAll(ctx context.Context, project string, containers
 	errs := make([]error, len(containers))
 	for i, c := range containers {
 		wg.Go(func() {
-			o.Report.emit(Event{Kind: EventStopping, Project: project, Service: c.Service, Slot: c.Slot, Container: c.Name})
+			if c.State == "running" || c.State == "restarting" {
+				if errs[i] = o.stopInstance(ctx, project, c.Service, c.Slot, c.ID, c.Name); errs[i] != nil {
+					return
+				}
+			}
 			if errs[i] = o.removeContainer(ctx, c.ID); errs[i] == nil {
 				o.Report.emit(Event{Kind: EventRemoved, Project: project, Service: c.Service, Slot: c.Slot, Container: c.Name})
 			}

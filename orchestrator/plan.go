@@ -70,6 +70,10 @@ func (s Step) String() string {
 	return line
 }
 
+// reasonDuplicate is the reason of a step that removes a surplus
+// container of a slot or of a front door.
+const reasonDuplicate = "duplicate"
+
 // Change records instances whose revision differs from the file.
 type Change struct {
 	Service string
@@ -173,7 +177,7 @@ func planFrontDoor(svc DesiredService, containers []ObservedContainer) []Step {
 			keep = i
 			continue
 		}
-		reason := "duplicate"
+		reason := reasonDuplicate
 		if door.Revision != svc.FrontDoor {
 			reason = "changed"
 		}
@@ -208,7 +212,7 @@ func planInstances(svc DesiredService, containers []ObservedContainer) (remove, 
 			continue
 		}
 		keep, extras := pickInstance(candidates, svc.Revision)
-		remove = append(remove, removeAll(extras, "duplicate")...)
+		remove = append(remove, removeAll(extras, reasonDuplicate)...)
 		if keep.Revision != svc.Revision {
 			if change == nil {
 				change = &Change{Service: svc.Name, Revision: svc.Revision, Containers: map[int]string{}}

@@ -202,14 +202,19 @@ func (r *upRun) execute(ctx context.Context, plan Plan, observed []ObservedConta
 	if err := r.ensureVolumes(ctx); err != nil {
 		return err
 	}
-	var removals, creates []Step
+	// Surplus containers of a slot are removed only after the slot's kept
+	// instance is ready, so that the slot stays served; such duplicates are
+	// what an interrupted run leaves behind.
+	var removals, creates, duplicates []Step
 	for _, step := range plan.Steps {
-		switch step.Kind {
-		case StepCreateFrontDoor, StepRemoveFrontDoor:
+		switch {
+		case step.Kind == StepCreateFrontDoor, step.Kind == StepRemoveFrontDoor:
 			if err := r.frontDoorStep(ctx, step); err != nil {
 				return err
 			}
-		case StepRemove:
+		case step.Kind == StepRemove && step.Reason == reasonDuplicate:
+			duplicates = append(duplicates, step)
+		case step.Kind == StepRemove:
 			removals = append(removals, step)
 		default:
 			creates = append(creates, step)
@@ -222,6 +227,9 @@ func (r *upRun) execute(ctx context.Context, plan Plan, observed []ObservedConta
 		return err
 	}
 	if err := r.createInstances(ctx, creates); err != nil {
+		return err
+	}
+	if err := r.removeInstances(ctx, duplicates); err != nil {
 		return err
 	}
 	for _, change := range plan.Changed {

@@ -200,9 +200,10 @@ func (r *upRun) removeInstances(ctx context.Context, steps []Step) error {
 	errs := make([]error, len(steps))
 	for i, step := range steps {
 		wg.Go(func() {
-			r.o.Report.emit(Event{Kind: EventStopping, Project: r.p.Name, Service: step.Service, Slot: step.Slot,
-				Container: step.Container, Message: step.Reason})
-			errs[i] = r.o.removeContainer(ctx, step.ID)
+			errs[i] = r.o.stopInstance(ctx, r.p.Name, step.Service, step.Slot, step.ID, step.Container)
+			if errs[i] == nil {
+				errs[i] = r.o.removeContainer(ctx, step.ID)
+			}
 			if errs[i] == nil {
 				r.o.Report.emit(Event{Kind: EventRemoved, Project: r.p.Name, Service: step.Service, Slot: step.Slot, Container: step.Container})
 			}

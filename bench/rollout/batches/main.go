@@ -1,0 +1,162 @@
+// Command batches reads the JSON progress events of one `clusterctl
+// --progress json up` from stdin and prints, as one JSON object, how the
+// rollout of one service spent its time:
+//
+//	{"batches":[{"slots":[0],"ready":S,"after":S}],"ready_sum":S,"before":S,"span":S}
+//
+// All values are seconds. A batch is -parallelism consecutive "created"
+// events of the service's instances, in time order; clusterctl replaces
+// one batch completely before it creates the next. "ready" is the time
+// from the batch's first created event to its last ready event, and
+// ready_sum adds them up. "after" is the time from that last ready event
+// to the next batch's first created event, or to the last event for the
+// final batch: it covers taking the old instances out of the front door,
+// draining and stopping them. "before" is the time from the first event
+// to the first created event, and span the time from the first event to
+// the last, so span = before + the sum of every ready and after.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+)
+
+// event is the part of a clusterctl progress event that batches reads.
+type event struct {
+	Time      time.Time `json:"time"`
+	Kind      string    `json:"kind"`
+	Service   string    `json:"service"`
+	Slot      int       `json:"slot"`
+	Container string    `json:"container"`
+}
+
+// batch is one rollout batch in the output.
+type batch struct {
+	Slots []int   `json:"slots"`
+	Ready float64 `json:"ready"`
+	After float64 `json:"after"`
+}
+
+// summary is the JSON object batches prints.
+type summary struct {
+	Batches  []batch `json:"batches"`
+	ReadySum float64 `json:"ready_sum"`
+	Before   float64 `json:"before"`
+	Span     float64 `json:"span"`
+}
+
+func main() {
+	service := flag.String("service", "", "compose service whose rollout is measured (required)")
+	parallelism := flag.Int("parallelism", 1, "deploy.update_config.parallelism of that service")
+	flag.Parse()
+	if *service == "" || *parallelism < 1 {
+		fmt.Fprintln(os.Stderr, "batches: set -service and a -parallelism of 1 or more")
+		os.Exit(2)
+	}
+	events, err := readEvents(os.Stdin)
+	if err == nil {
+		var s summary
+		s, err = summarize(events, *service, *parallelism)
+		if err == nil {
+			err = json.NewEncoder(os.Stdout).Encode(s)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "batches:", err)
+		os.Exit(1)
+	}
+}
+
+// readEvents decodes one JSON event per line and skips lines that are not
+// JSON objects, such as an error message printed at exit.
+func readEvents(r io.Reader) ([]event, error) {
+	var events []event
+	scanner := bufio.NewScanner(r)
+	scanner.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for scanner.Scan() {
+		var e event
+		if json.Unmarshal(scanner.Bytes(), &e) != nil || e.Time.IsZero() {
+			continue
+		}
+		events = append(events, e)
+	}
+	if err := scanner.Err(); err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	if len(events) == 0 {
+		return nil, errors.New("no JSON events on stdin: pipe in the stderr of clusterctl --progress json up")
+	}
+	slices.SortStableFunc(events, func(a, b event) int { return a.Time.Compare(b.Time) })
+	return events, nil
+}
+
+// summarize groups the service's created events into batches and times
+// each batch against the ready events of the same containers.
+func summarize(events []event, service string, parallelism int) (summary, error) {
+	created, ready := instanceEvents(events, service)
+	if len(created) == 0 {
+		return summary{}, fmt.Errorf("no created event for service %q: was it rolled out?", service)
+	}
+	first, last := events[0].Time, events[len(events)-1].Time
+	s := summary{Before: created[0].Time.Sub(first).Seconds(), Span: last.Sub(first).Seconds()}
+	var lastReady time.Time
+	for chunk := range slices.Chunk(created, parallelism) {
+		b, end, err := timeBatch(chunk, ready)
+		if err != nil {
+			return summary{}, err
+		}
+		if n := len(s.Batches); n > 0 {
+			s.Batches[n-1].After = chunk[0].Time.Sub(lastReady).Seconds()
+		}
+		lastReady = end
+		s.Batches = append(s.Batches, b)
+		s.ReadySum += b.Ready
+	}
+	s.Batches[len(s.Batches)-1].After = last.Sub(lastReady).Seconds()
+	return s, nil
+}
+
+// instanceEvents returns the service's instance created events in time
+// order and its ready events by container name.
+func instanceEvents(events []event, service string) ([]event, map[string]time.Time) {
+	var created []event
+	ready := map[string]time.Time{}
+	for _, e := range events {
+		if e.Service != service || e.Slot < 0 {
+			continue
+		}
+		switch e.Kind {
+		case "created":
+			created = append(created, e)
+		case "ready":
+			ready[e.Container] = e.Time
+		}
+	}
+	return created, ready
+}
+
+// timeBatch returns one batch's slots and readiness time, and the time of
+// its last ready event.
+func timeBatch(chunk []event, ready map[string]time.Time) (batch, time.Time, error) {
+	b := batch{}
+	var end time.Time
+	for _, e := range chunk {
+		at, ok := ready[e.Container]
+		if !ok {
+			return b, end, fmt.Errorf("container %s (slot %d) was created but never became ready", e.Container, e.Slot)
+		}
+		if at.After(end) {
+			end = at
+		}
+		b.Slots = append(b.Slots, e.Slot)
+	}
+	b.Ready = end.Sub(chunk[0].Time).Seconds()
+	return b, end, nil
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// rolloutEvents is a rollout of two slots with parallelism 1, as clusterctl
+// prints it, with a front door event and a non-JSON line mixed in.
+const rolloutEvents = `{"time":"2026-12-04T10:00:00Z","kind":"info","service":"web","slot":-1,"message":"rolling out"}
+{"time":"2026-12-04T10:00:00.5Z","kind":"created","service":"web","slot":0,"container":"p-web-0-b"}
+{"time":"2026-12-04T10:00:01.5Z","kind":"ready","service":"web","slot":0,"container":"p-web-0-b"}
+{"time":"2026-12-04T10:00:01.6Z","kind":"draining","service":"web","slot":0,"container":"p-web-0-a"}
+{"time":"2026-12-04T10:00:01.7Z","kind":"created","service":"web","slot":1,"container":"p-web-1-b"}
+{"time":"2026-12-04T10:00:02.0Z","kind":"created","service":"other","slot":0,"container":"p-other-0-b"}
+{"time":"2026-12-04T10:00:02.2Z","kind":"ready","service":"web","slot":1,"container":"p-web-1-b"}
+{"time":"2026-12-04T10:00:02.3Z","kind":"ready","service":"web","slot":-1,"container":"p-web-frontdoor"}
+not json: clusterctl exited
+{"time":"2026-12-04T10:00:03Z","kind":"removed","service":"web","slot":1,"container":"p-web-1-a"}
+`
+
+func TestSummarize_Parallelism(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		parallelism int
+		wantSlots   [][]int
+		wantReady   []float64
+		wantAfter   []float64
+	}{
+		{"one at a time", 1, [][]int{{0}, {1}}, []float64{1.0, 0.5}, []float64{0.2, 0.8}},
+		{"both at once", 2, [][]int{{0, 1}}, []float64{1.7}, []float64{0.8}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			events, err := readEvents(strings.NewReader(rolloutEvents))
+			if err != nil {
+				t.Fatalf("readEvents: %v", err)
+			}
+			s, err := summarize(events, "web", tt.parallelism)
+			if err != nil {
+				t.Fatalf("summarize: %v", err)
+			}
+			if len(s.Batches) != len(tt.wantSlots) {
+				t.Fatalf("got %d batches, want %d: %+v", len(s.Batches), len(tt.wantSlots), s.Batches)
+			}
+			sum := 0.0
+			for i, b := range s.Batches {
+				if !slices.Equal(b.Slots, tt.wantSlots[i]) {
+					t.Errorf("batch %d slots = %v, want %v", i, b.Slots, tt.wantSlots[i])
+				}
+				assertSeconds(t, "ready of batch", b.Ready, tt.wantReady[i])
+				assertSeconds(t, "after of batch", b.After, tt.wantAfter[i])
+				sum += tt.wantReady[i]
+			}
+			assertSeconds(t, "ready_sum", s.ReadySum, sum)
+			assertSeconds(t, "before", s.Before, 0.5)
+			assertSeconds(t, "span", s.Span, 3.0)
+		})
+	}
+}
+
+func TestSummarize_NeverReady(t *testing.T) {
+	t.Parallel()
+	input := `{"time":"2026-12-04T10:00:00Z","kind":"created","service":"web","slot":0,"container":"p-web-0-b"}
+{"time":"2026-12-04T10:00:05Z","kind":"failed","service":"web","slot":0,"container":"p-web-0-b"}
+`
+	events, err := readEvents(strings.NewReader(input))
+	if err != nil {
+		t.Fatalf("readEvents: %v", err)
+	}
+	_, err = summarize(events, "web", 1)
+	if err == nil || !strings.Contains(err.Error(), "never became ready") {
+		t.Fatalf("summarize = %v, want an error naming the container that never became ready", err)
+	}
+}
+
+func TestReadEvents_Empty(t *testing.T) {
+	t.Parallel()
+	if _, err := readEvents(strings.NewReader("usage error\n")); err == nil {
+		t.Fatal("readEvents without JSON lines returned no error")
+	}
+}
+
+func assertSeconds(tb testing.TB, what string, got, want float64) {
+	tb.Helper()
+	if math.Abs(got-want) > 1e-9 {
+		tb.Errorf("%s = %.3fs, want %.3fs", what, got, want)
+	}
+}
