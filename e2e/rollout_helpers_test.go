@@ -41,7 +41,6 @@ type rolloutSpec struct {
 	Parallelism   int
 	Delay         string
 	Monitor       string
-	FailureAction string
 	HealthTimeout string
 	HealthRetries int
 	StopGrace     string
@@ -100,9 +99,6 @@ services:
 [[- end]]
 [[- if .Monitor]]
         monitor: [[.Monitor]]
-[[- end]]
-[[- if .FailureAction]]
-        failure_action: [[.FailureAction]]
 [[- end]]
 {{- if .OTelNet}}
     networks: [default, otel]

@@ -193,3 +193,13 @@ func TestAttributes_DecodeSkipsInvalidPairs(t *testing.T) {
 		t.Errorf("DecodeAttributes = %v, want %v", got, want)
 	}
 }
+
+func TestMaskEnv(t *testing.T) {
+	t.Parallel()
+	got := MaskEnv([]string{"API_TOKEN=abc", "DB_PASSWORD=x", "PORT=8080", "OTEL_EXPORTER_OTLP_HEADERS=authorization=Bearer y", "EMPTY="})
+	want := []string{"API_TOKEN=" + maskedValue, "DB_PASSWORD=" + maskedValue, "PORT=8080",
+		"OTEL_EXPORTER_OTLP_HEADERS=" + maskedValue, "EMPTY="}
+	if !slices.Equal(got, want) {
+		t.Errorf("MaskEnv = %v, want %v", got, want)
+	}
+}
