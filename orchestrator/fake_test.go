@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/system"
@@ -287,6 +288,16 @@ func (f *fakeEngine) countBusySlots() {
 		}
 	}
 	f.maxBusySlots = max(f.maxBusySlots, busy)
+}
+
+// Events returns a stream that ends when ctx does.
+func (f *fakeEngine) Events(ctx context.Context, _ events.ListOptions) (<-chan events.Message, <-chan error) {
+	errs := make(chan error, 1)
+	go func() {
+		<-ctx.Done()
+		errs <- ctx.Err()
+	}()
+	return make(chan events.Message), errs
 }
 
 // names returns the names of all containers.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -13,6 +12,8 @@ import (
 	"sync"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/pkg/stdcopy"
 )
 
@@ -62,16 +63,69 @@ func (o *Orchestrator) Logs(ctx context.Context, project string, opts LogsOption
 		}
 		return nil
 	}
+	return o.followLogs(ctx, project, opts, selected, out, width)
+}
+
+// followLogs streams the selected instances and, until ctx ends, every
+// matching instance that starts later: new instances from a scale or a
+// rollout join the stream, and an instance that restarts after a crash
+// is picked up again from the moment it restarted.
+func (o *Orchestrator) followLogs(ctx context.Context, project string, opts LogsOptions,
+	selected []ObservedContainer, out *lockedWriter, width int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	messages, errs := o.Engine.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("type", string(events.ContainerEventType)),
+		filters.Arg("event", string(events.ActionStart)),
+		filters.Arg("label", LabelProject+"="+project),
+		filters.Arg("label", LabelRole+"="+RoleInstance),
+	)})
+	var mu sync.Mutex
+	active := map[string]bool{}
 	var wg sync.WaitGroup
-	errs := make([]error, len(selected))
-	for i, c := range selected {
-		wg.Go(func() { errs[i] = o.streamLogs(ctx, c, opts, out, width) })
+	stream := func(c ObservedContainer, opts LogsOptions) {
+		mu.Lock()
+		if active[c.ID] {
+			mu.Unlock()
+			return
+		}
+		active[c.ID] = true
+		mu.Unlock()
+		wg.Go(func() {
+			if err := o.streamLogs(ctx, c, opts, out, width); err != nil && ctx.Err() == nil {
+				o.logger().Warn("log stream ended", "container", c.Name, "err", err)
+			}
+			mu.Lock()
+			delete(active, c.ID)
+			mu.Unlock()
+		})
 	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		return nil
+	for _, c := range selected {
+		stream(c, opts)
 	}
-	return errors.Join(errs...)
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errs:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("watch engine events: %w", err)
+		case msg := <-messages:
+			c := observedFromLabels(msg.Actor.ID, msg.Actor.Attributes)
+			if !matchesTarget(c, opts.Targets) {
+				continue
+			}
+			// Only what the container printed since this start: earlier output
+			// was streamed before, or predates the command.
+			restarted := opts
+			restarted.Tail = "all"
+			restarted.Since = fmt.Sprintf("%d.%09d", msg.TimeNano/1e9, msg.TimeNano%1e9)
+			stream(c, restarted)
+		}
+	}
 }
 
 func matchesTarget(c ObservedContainer, targets []string) bool {

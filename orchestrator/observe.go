@@ -49,3 +49,16 @@ func observedFromSummary(c container.Summary) ObservedContainer {
 		Created:  time.Unix(c.Created, 0),
 	}
 }
+
+// observedFromLabels describes a container from an engine event, whose
+// attributes carry the container's labels and its name.
+func observedFromLabels(id string, attrs map[string]string) ObservedContainer {
+	slot, err := strconv.Atoi(attrs[LabelInstance])
+	if err != nil {
+		slot = -1
+	}
+	return ObservedContainer{
+		ID: id, Name: attrs["name"], Service: attrs[LabelService], Role: attrs[LabelRole],
+		Slot: slot, Revision: attrs[LabelRevision], State: "running", Created: time.Now(),
+	}
+}

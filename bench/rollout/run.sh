@@ -32,8 +32,9 @@
 # KEEP_LOGS (a directory that receives the run logs; off when empty).
 #
 # Everything the script creates is named bench-rollout-<random>-..., and an EXIT trap removes
-# it: containers, networks, the Swarm service, the images tagged clusterctl-bench/*, and the
-# swarm with the docker_gwbridge network when the script created them.
+# it: containers, networks, the Swarm service, the images it tagged clusterctl-bench/*, and the
+# swarm with the docker_gwbridge network when the script created them. A tag that named another
+# image before the run, such as clusterctl-bench/worker:v1 of bench/up, names that image again.
 set -euo pipefail
 
 TOOLS=${TOOLS:-"clusterctl compose swarm"}
@@ -55,6 +56,7 @@ clusterctl=$root/bin/clusterctl
 
 # What the EXIT trap removes; each step registers a resource before it creates it.
 images=()        # image tags
+declare -A prior_images=() # by tag in images: the image ID it named before this run
 filters=()       # label filters, key=value, of containers and networks
 load_pid=""      # the host load generator while it runs
 swarm_service="" # the Swarm service
@@ -99,6 +101,15 @@ cleanup_swarm() {
 	fi
 }
 
+# restore_tags points the tags that named another image before this run back at that image,
+# so that a run does not take away a tag that another script built.
+restore_tags() {
+	local tag
+	for tag in "${!prior_images[@]}"; do
+		docker tag "${prior_images[$tag]}" "$tag" 2>/dev/null || true
+	done
+}
+
 cleanup() {
 	local filter
 	if [[ -n $load_pid ]]; then kill "$load_pid" 2>/dev/null || true; fi
@@ -107,6 +118,7 @@ cleanup() {
 	if ((${#images[@]})); then
 		docker rmi "${images[@]}" >/dev/null 2>&1 || echo "bench/rollout: could not remove some of ${images[*]}" >&2
 	fi
+	restore_tags
 	if [[ -n $KEEP_LOGS ]]; then
 		mkdir -p "$KEEP_LOGS"
 		cp "$work"/*.log "$work"/*.json* "$work"/*.yaml "$KEEP_LOGS"/ 2>/dev/null || true
@@ -146,7 +158,7 @@ free_port() {
 # build_images builds clusterctl, the worker and load binaries, and the images v1, v2 and the
 # load image; it sets v1_id and v2_id to the worker images' IDs.
 build_images() {
-	local log=$work/build.log version
+	local log=$work/build.log version id
 	echo "building clusterctl, the worker and load binaries, and the images" >&2
 	make -C "$root" -s build >"$log" 2>&1 || fail "make build" "$log"
 	mkdir -p "$work/worker" "$work/load"
@@ -169,6 +181,9 @@ build_images() {
 		ENTRYPOINT ["/load"]
 	EOF
 	for version in v1 v2; do
+		if id=$(docker image inspect -f '{{.Id}}' "$WORKER:$version" 2>/dev/null); then
+			prior_images[$WORKER:$version]=$id
+		fi
 		images+=("$WORKER:$version")
 		docker build -q --label "org.opencontainers.image.version=$version" -t "$WORKER:$version" "$work/worker" \
 			>"$log" 2>&1 || fail "docker build $WORKER:$version" "$log"
@@ -193,11 +208,11 @@ find_compose() {
 	fi
 }
 
-# write_file writes a compose file of the service web on a published loopback port.
-# Its x-clusterctl and deploy sections are for clusterctl; Compose ignores the first, and
-# without deploy.replicas the second does not change what it runs.
+# write_file writes a compose file of the service web on a published loopback port. The
+# clusterctl file adds its instance count and update_config. The Compose file leaves both
+# out, because Compose runs one container per published host port and v1 ignores update_config.
 write_file() {
-	local file=$1 port=$2
+	local file=$1 port=$2 tool=$3
 	cat >"$file" <<-YAML
 		services:
 		  web:
@@ -212,6 +227,9 @@ write_file() {
 		      timeout: 1s
 		      retries: 30
 		      start_period: 0s
+	YAML
+	[[ $tool == clusterctl ]] || return 0
+	cat >>"$file" <<-YAML
 		    deploy:
 		      update_config:
 		        parallelism: $PARALLELISM
@@ -262,7 +280,7 @@ run_clusterctl() {
 	local name=$run_id-cc file=$work/clusterctl.yaml log=$work/clusterctl.log port start rollout
 	port=$(free_port)
 	filters+=("io.clusterctl.project=$name")
-	write_file "$file" "$port"
+	write_file "$file" "$port" clusterctl
 	echo "clusterctl: up v1 on 127.0.0.1:$port" >&2
 	"$clusterctl" -f "$file" -p "$name" --progress json up 2>"$log" || fail "clusterctl up v1" "$log"
 	start_host_load clusterctl "$port"
@@ -290,7 +308,7 @@ run_compose() {
 	fi
 	port=$(free_port)
 	filters+=("com.docker.compose.project=$name")
-	write_file "$file" "$port"
+	write_file "$file" "$port" compose
 	echo "compose: up -d v1 on 127.0.0.1:$port" >&2
 	"${compose[@]}" -p "$name" -f "$file" up -d >"$log" 2>&1 || fail "compose up v1" "$log"
 	wait_for 60 compose_healthy "$name" "$file" || fail "compose v1 health" "$log"
@@ -313,7 +331,8 @@ join_swarm() {
 	inactive)
 		docker network inspect docker_gwbridge >/dev/null 2>&1 || gwbridge_existed=0
 		swarm_created=1
-		docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 >"$log" 2>&1 ||
+		# The output, which shows the join token, is discarded.
+		docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 >/dev/null 2>"$log" ||
 			fail "docker swarm init" "$log"
 		;;
 	active)
@@ -326,6 +345,18 @@ join_swarm() {
 		return 1
 		;;
 	esac
+}
+
+# swarm_update_status writes Swarm's own record of the update, its state and the seconds from
+# its StartedAt to its CompletedAt, to the file swarm-update.
+swarm_update_status() {
+	local status started completed
+	status=$(docker service inspect -f '{{json .UpdateStatus}}' "$swarm_service")
+	started=$(jq -r .StartedAt <<<"$status")
+	completed=$(jq -r '.CompletedAt // empty' <<<"$status")
+	[[ -n $completed ]] || completed=$started
+	awk -v a="$(date -d "$started" +%s.%N)" -v b="$(date -d "$completed" +%s.%N)" -v state="$(jq -r .State <<<"$status")" \
+		'BEGIN { printf "swarm update status: %s, %.3fs from StartedAt to CompletedAt\n", state, b - a }' >"$work/swarm-update"
 }
 
 load_container_started() { docker logs "$run_id-load" 2>&1 | grep -q "first response"; }
@@ -352,6 +383,7 @@ run_swarm() {
 		fail "docker service update" "$log"
 	rollout=$(seconds_since "$start")
 	sleep "$SETTLE"
+	swarm_update_status
 	docker stop -t 30 "$run_id-load" >/dev/null
 	docker logs "$run_id-load" >"$work/result-swarm.json" 2>"$work/load-swarm.log"
 	record swarm "$INSTANCES" "$rollout" "$(count_running "com.docker.swarm.service.name=$swarm_service" "$v2_id")"
@@ -366,8 +398,9 @@ row() {
 		sum=$(jq -r '.ready_sum * 1000 | round / 1000' "$work/batches.json")
 		ratio=$(awk -v a="$rollout" -v b="$sum" 'BEGIN { printf "%.2f", a / b }')
 	fi
-	printf "%-11s %9s %7s %19s %9s %6s %10s %16s %6s\n" "$tool" "$instances" "$on_v2" \
-		"$(jq -r '"\(.errors + .non2xx) (\(.errors)+\(.non2xx))"' "$result")" "$(jq -r .requests "$result")" \
+	printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n" "$tool" "$instances" "$on_v2" \
+		"$(jq -r '"\(.errors + .non2xx) (\(.errors)+\(.non2xx))"' "$result")" \
+		"$(jq -r '.failure_window * 1000 | round / 1000' "$result")" "$(jq -r .requests "$result")" \
 		"$(jq -r '.duration * 10 | round / 10' "$result")" "$rollout" "$sum" "$ratio"
 }
 
@@ -392,10 +425,14 @@ breakdown() {
 	echo
 	echo "clusterctl rollout from its events, seconds (ready: first created to last ready of the batch;"
 	echo "after: from there to the next batch's created event, or to the last event; this covers"
-	echo "leaving the front door, draining and stopping the old instance, and at the end removing them):"
+	echo "leaving the front door, draining and stopping the old instance, and at the end removing them;"
+	echo "steps: the last event of each kind for the batch's slots, old and new instances, each timed from"
+	echo "the step before it; the next batch's ContainerCreate runs before its created event):"
 	jq -r --arg wall "$rollout" '
 		"  before the first created event \(.before * 1000 | round / 1000)",
-		(.batches | to_entries[] | "  batch \(.key) slots \(.value.slots | map(tostring) | join(",")): ready \(.value.ready * 1000 | round / 1000), after \(.value.after * 1000 | round / 1000)"),
+		(.batches | to_entries[] |
+			"  batch \(.key) slots \(.value.slots | map(tostring) | join(",")): ready \(.value.ready * 1000 | round / 1000), after \(.value.after * 1000 | round / 1000)",
+			"    steps: \(.value.steps | map("\(.kind) +\(.seconds * 1000 | round / 1000)") | join(", "))"),
 		"  first to last event \(.span * 1000 | round / 1000); outside the events (process start, loading the file, exit) \(($wall | tonumber) - .span | . * 1000 | round / 1000)"
 	' "$work/batches.json"
 }
@@ -417,8 +454,8 @@ report() {
 	echo "v1 -> v2 of the demo worker under $CLIENTS keep-alive clients (GET /), load until ${SETTLE}s after the rollout returned;"
 	echo "healthcheck /worker -healthcheck every 500ms; parallelism $PARALLELISM, start-first (compose: recreate)"
 	echo
-	printf "%-11s %9s %7s %19s %9s %6s %10s %16s %6s\n" tool instances "on v2" "failed (err+non2xx)" requests "load s" \
-		"rollout s" "batch ready s" ratio
+	echo "| tool | instances | on v2 after | failed requests (err+non2xx) | failing s | requests | load s | rollout s | batch ready sum s | ratio |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	for tool in $TOOLS; do row "$tool"; done
 	echo
 	verdict
@@ -426,7 +463,9 @@ report() {
 	echo "container before it starts the new one, and returns once it started, not once it is healthy."
 	echo "swarm: load from a container on the overlay network by DNS round robin (endpoint mode dnsrr), not"
 	echo "through a published port, because the routing mesh needs IPVS; --update-monitor $SWARM_MONITOR."
-	echo "failed = transport errors (err) + responses with a status outside 200-299 (non2xx)."
+	[[ -f $work/swarm-update ]] && cat "$work/swarm-update"
+	echo "failed requests = transport errors (err) + responses with a status outside 200-299 (non2xx);"
+	echo "failing s = from the first failed request to the last; on v2 after = instances running v2 at the end."
 	breakdown
 	echo
 	failures

@@ -17,11 +17,15 @@
 # --parallel and the floor's -parallel), DIAGNOSE (1; 0 turns it off), KEEP_LOGS (a
 # directory that receives the run logs; off when empty).
 #
-# The instances run the demo worker in the local image clusterctl-bench/worker:v1, built
-# FROM scratch from deployments/demo/worker; nothing is pulled, and the compose file sets
-# pull_policy: never. Every project is named bench-up-<random>-..., and after each run and
-# on exit the script removes the containers and networks that carry that project's label.
-# The image stays, so that a second run reuses it.
+# The instances run the demo worker, built FROM scratch from deployments/demo/worker, in the
+# local image clusterctl-bench/worker:bench-up-<random>. The tag is unique to the run because
+# bench/rollout builds and removes clusterctl-bench/worker:v1 on the same daemon. Nothing is
+# pulled: the compose file sets pull_policy: never, and because docker-compose 1.29.2 ignores
+# that setting, the script checks that the image exists right before each compose run.
+#
+# Every project is named bench-up-<random>-.... After each run and on exit the script removes
+# the containers and networks that carry that project's label, and on exit the run's image
+# tag. The tool image that clusterctl builds for its project lock stays for the next run.
 set -euo pipefail
 
 COUNTS=${COUNTS:-"20 100"}
@@ -29,11 +33,11 @@ ROUNDS=${ROUNDS:-2}
 PARALLEL=${PARALLEL:-8}
 DIAGNOSE=${DIAGNOSE:-1}
 KEEP_LOGS=${KEEP_LOGS:-}
-IMAGE="clusterctl-bench/worker:v1"
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 run_id=bench-up-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+IMAGE=clusterctl-bench/worker:$run_id
 projects=()    # label filters, key=value, of everything this script created
 stuck_nets=()  # networks that the engine failed to remove
 
@@ -47,6 +51,8 @@ remove_labelled() {
 cleanup() {
 	local filter
 	for filter in "${projects[@]}"; do remove_labelled "$filter"; done
+	# Without -f this removes only the tag when other tags share the image.
+	docker image rm "$IMAGE" >/dev/null 2>&1 || true
 	if [[ -n $KEEP_LOGS ]]; then
 		mkdir -p "$KEEP_LOGS"
 		cp "$work"/*.log "$KEEP_LOGS"/ 2>/dev/null || true
@@ -66,7 +72,9 @@ seconds_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; 
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
 
 # ratio prints a / b to two decimals, or "-" when either is missing.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'
+}
 
 # fail prints the tail of a log and exits.
 fail() {
@@ -91,7 +99,8 @@ teardown_done() {
 build() {
 	echo "building clusterctl, the demo worker, the image $IMAGE and the floor" >&2
 	make -C "$root" -s build >"$work/build.log" 2>&1 || fail "make build" "$work/build.log"
-	"$root/deployments/demo/build.sh" >"$work/build.log" 2>&1 || fail "deployments/demo/build.sh" "$work/build.log"
+	"$root/deployments/demo/build.sh" >"$work/build.log" 2>&1 ||
+		fail "deployments/demo/build.sh" "$work/build.log"
 	docker build -q -t "$IMAGE" "$root/deployments/demo/worker" >"$work/build.log" 2>&1 ||
 		fail "docker build $IMAGE" "$work/build.log"
 	(cd "$root" && CGO_ENABLED=0 go build -o "$work/floor" ./bench/up/floor)
@@ -164,6 +173,13 @@ time_compose() {
 	local n=$1 round=$2 name=$run_id-co$1-r$2 log=$work/compose-$1-r$2.log file start status=0
 	projects+=("com.docker.compose.project=$name")
 	file=$(write_file "$n")
+	# docker-compose 1.29.2 accepts pull_policy but never reads it, so it pulls a missing
+	# image. The daemon is shared, so check the image before every run.
+	if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
+		echo "bench/up: image $IMAGE is missing (removed by another user of the daemon?)," \
+			"so compose up would try to pull it; run bench/up/run.sh again" >&2
+		exit 1
+	fi
 	start=$(now)
 	"${compose[@]}" -p "$name" -f "$file" up -d --scale "app=$n" >"$log" 2>&1 ||
 		fail "compose up (N=$n, round $round)" "$log"
@@ -194,7 +210,9 @@ phases() {
 	local log=$1 start end
 	read -r start end <"$log.times"
 	awk -v start="$start" -v end="$end" '
-		function secs(stamp) { return substr(stamp, 12, 2) * 3600 + substr(stamp, 15, 2) * 60 + substr(stamp, 18, 6) }
+		function secs(stamp) {
+			return substr(stamp, 12, 2) * 3600 + substr(stamp, 15, 2) * 60 + substr(stamp, 18, 6)
+		}
 		NR == 1 { first = secs($1) }
 		$3 == "created" && $2 ~ /\.[0-9]+$/ { created[$2] = secs($1) }
 		$3 == "started" { started[$2] = secs($1) }
@@ -202,8 +220,8 @@ phases() {
 		END {
 			for (k in ready) { n++; start_s += started[k] - created[k]; wait_s += ready[k] - started[k] }
 			if (!n) exit
-			printf "start->first line %.2fs, last ready->exit %.2fs, created->started %.2fs, started->ready %.2fs",
-				first - start % 86400, end % 86400 - last, start_s / n, wait_s / n
+			printf "start->first line %.2fs, last ready->exit %.2fs, ", first - start % 86400, end % 86400 - last
+			printf "created->started %.2fs, started->ready %.2fs", start_s / n, wait_s / n
 		}' "$log"
 }
 
@@ -224,7 +242,8 @@ bench_n() {
 			time_floor "$n" "$round" slotwait -wait-in-slot
 			fs=$(min "$fs" "$up_s")
 		fi
-		echo "N=$n round $round: clusterctl ${cc}s, floor ${fl}s, compose ${co:--}s, floor -wait-in-slot ${fs:--}s (best so far)" >&2
+		echo "N=$n round $round, best so far: clusterctl ${cc}s, floor ${fl}s, compose ${co:--}s," \
+			"floor -wait-in-slot ${fs:--}s" >&2
 	done
 	printf "%5s %13s %8s %10s %17s %19s   %s\n" "$n" "$cc" "$fl" "${co:--}" \
 		"$(ratio "$cc" "$fl")" "$(ratio "$cc" "$co")" "$(verdict "$cc" "$fl" "$co")" >>"$work/rows"
@@ -237,9 +256,14 @@ bench_n() {
 
 report() {
 	echo
-	echo "bench/up, $(date -u +%Y-%m-%dT%H:%MZ): $(nproc) cores, Docker Engine $(docker version --format '{{.Server.Version}}')" \
-		"(API $(docker version --format '{{.Server.APIVersion}}'), storage $(docker info --format '{{.Driver}}')), compose $compose_version"
-	echo "image $IMAGE, no healthcheck, no ports; best of $ROUNDS runs; up to $PARALLEL instances created at once"
+	local engine api storage
+	engine=$(docker version --format '{{.Server.Version}}')
+	api=$(docker version --format '{{.Server.APIVersion}}')
+	storage=$(docker info --format '{{.Driver}}')
+	echo "bench/up, $(date -u +%Y-%m-%dT%H:%MZ): $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "Docker Engine $engine (API $api, storage $storage), compose $compose_version"
+	echo "image $IMAGE, no healthcheck, no ports; best of $ROUNDS runs;" \
+		"up to $PARALLEL instances created at once"
 	echo
 	printf "%5s %13s %8s %10s %17s %19s   %s\n" N "clusterctl s" "floor s" "compose s" \
 		"clusterctl/floor" "clusterctl/compose" "target: <=1.2x floor / < compose"
@@ -256,9 +280,10 @@ report() {
 		cat "$work/diagnosis"
 	fi
 	echo
-	echo "clusterctl and the floor return when every instance has run for 1s, clusterctl's default readiness"
-	echo "gate for a service without a healthcheck, so the floor waits the same 1s. compose up -d returns"
-	echo "when the containers are started, not ready: it skips that wait and is timed to an earlier point."
+	echo "clusterctl and the floor return when every instance has run for 1s, clusterctl's default"
+	echo "readiness gate for a service without a healthcheck, so the floor waits the same 1s."
+	echo "compose up -d returns when the containers are started, not ready: it skips that wait"
+	echo "and is timed to an earlier point."
 	if ((${#stuck_nets[@]})); then
 		echo
 		echo "the engine failed to remove these empty networks of this run (\"has active endpoints\"):"
@@ -272,7 +297,8 @@ warm_up() {
 	local name=$run_id-warmup log=$work/warmup.log file
 	projects+=("io.clusterctl.project=$name")
 	file=$(write_file 1)
-	"$clusterctl" -f "$file" -p "$name" --progress plain up 2>"$log" || fail "clusterctl up (warm-up)" "$log"
+	"$clusterctl" -f "$file" -p "$name" --progress plain up 2>"$log" ||
+		fail "clusterctl up (warm-up)" "$log"
 	"$clusterctl" -f "$file" -p "$name" --progress plain down 2>>"$log" || true
 	teardown_done 0 "clusterctl down (warm-up)" "$log" "io.clusterctl.project=$name"
 }

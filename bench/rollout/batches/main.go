@@ -2,7 +2,7 @@
 // --progress json up` from stdin and prints, as one JSON object, how the
 // rollout of one service spent its time:
 //
-//	{"batches":[{"slots":[0],"ready":S,"after":S}],"ready_sum":S,"before":S,"span":S}
+//	{"batches":[{"slots":[0],"ready":S,"after":S,"steps":[...]}],"ready_sum":S,"before":S,"span":S}
 //
 // All values are seconds. A batch is -parallelism consecutive "created"
 // events of the service's instances, in time order; clusterctl replaces
@@ -14,6 +14,15 @@
 // draining and stopping them. "before" is the time from the first event
 // to the first created event, and span the time from the first event to
 // the last, so span = before + the sum of every ready and after.
+//
+// "steps" splits a batch further: its window runs from its first created
+// event to the next batch's first created event (for the final batch, to
+// the last event), and each kind of event of the batch's slots in that
+// window, old and new instances alike, is one step. A step's time is its
+// last event of that kind, steps are in time order, and each one's seconds
+// count from the previous step.
+// A created event is emitted once ContainerCreate returned, so the create
+// call of a batch's instances falls in the previous batch's last step.
 package main
 
 import (
@@ -42,6 +51,14 @@ type batch struct {
 	Slots []int   `json:"slots"`
 	Ready float64 `json:"ready"`
 	After float64 `json:"after"`
+	Steps []step  `json:"steps"`
+}
+
+// step is one kind of event of a batch's slots, such as "started" or
+// "draining", with the seconds since the step before it.
+type step struct {
+	Kind    string  `json:"kind"`
+	Seconds float64 `json:"seconds"`
 }
 
 // summary is the JSON object batches prints.
@@ -107,6 +124,7 @@ func summarize(events []event, service string, parallelism int) (summary, error)
 	first, last := events[0].Time, events[len(events)-1].Time
 	s := summary{Before: created[0].Time.Sub(first).Seconds(), Span: last.Sub(first).Seconds()}
 	var lastReady time.Time
+	var starts []time.Time
 	for chunk := range slices.Chunk(created, parallelism) {
 		b, end, err := timeBatch(chunk, ready)
 		if err != nil {
@@ -116,11 +134,43 @@ func summarize(events []event, service string, parallelism int) (summary, error)
 			s.Batches[n-1].After = chunk[0].Time.Sub(lastReady).Seconds()
 		}
 		lastReady = end
+		starts = append(starts, chunk[0].Time)
 		s.Batches = append(s.Batches, b)
 		s.ReadySum += b.Ready
 	}
 	s.Batches[len(s.Batches)-1].After = last.Sub(lastReady).Seconds()
+	for i := range s.Batches {
+		end := last.Add(time.Nanosecond)
+		if i+1 < len(starts) {
+			end = starts[i+1]
+		}
+		s.Batches[i].Steps = timeSteps(events, service, s.Batches[i].Slots, starts[i], end)
+	}
 	return s, nil
+}
+
+// timeSteps returns the steps of the service's events for slots in the
+// window [start, end), ordered by the time of their last event.
+func timeSteps(events []event, service string, slots []int, start, end time.Time) []step {
+	var kinds []string
+	at := map[string]time.Time{}
+	for _, e := range events {
+		if e.Service != service || !slices.Contains(slots, e.Slot) || e.Time.Before(start) || !e.Time.Before(end) {
+			continue
+		}
+		if _, seen := at[e.Kind]; !seen {
+			kinds = append(kinds, e.Kind)
+		}
+		at[e.Kind] = e.Time
+	}
+	slices.SortStableFunc(kinds, func(a, b string) int { return at[a].Compare(at[b]) })
+	steps := make([]step, 0, len(kinds))
+	previous := start
+	for _, kind := range kinds {
+		steps = append(steps, step{Kind: kind, Seconds: at[kind].Sub(previous).Seconds()})
+		previous = at[kind]
+	}
+	return steps
 }
 
 // instanceEvents returns the service's instance created events in time

@@ -29,9 +29,16 @@ func TestSummarize_Parallelism(t *testing.T) {
 		wantSlots   [][]int
 		wantReady   []float64
 		wantAfter   []float64
+		wantSteps   []step // of the first batch
 	}{
-		{"one at a time", 1, [][]int{{0}, {1}}, []float64{1.0, 0.5}, []float64{0.2, 0.8}},
-		{"both at once", 2, [][]int{{0, 1}}, []float64{1.7}, []float64{0.8}},
+		{
+			"one at a time", 1, [][]int{{0}, {1}}, []float64{1.0, 0.5}, []float64{0.2, 0.8},
+			[]step{{"created", 0}, {"ready", 1.0}, {"draining", 0.1}},
+		},
+		{
+			"both at once", 2, [][]int{{0, 1}}, []float64{1.7}, []float64{0.8},
+			[]step{{"draining", 1.1}, {"created", 0.1}, {"ready", 0.5}, {"removed", 0.8}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,6 +64,7 @@ func TestSummarize_Parallelism(t *testing.T) {
 				sum += tt.wantReady[i]
 			}
 			assertSeconds(t, "ready_sum", s.ReadySum, sum)
+			assertSteps(t, s.Batches[0].Steps, tt.wantSteps)
 			assertSeconds(t, "before", s.Before, 0.5)
 			assertSeconds(t, "span", s.Span, 3.0)
 		})
@@ -82,6 +90,19 @@ func TestReadEvents_Empty(t *testing.T) {
 	t.Parallel()
 	if _, err := readEvents(strings.NewReader("usage error\n")); err == nil {
 		t.Fatal("readEvents without JSON lines returned no error")
+	}
+}
+
+func assertSteps(tb testing.TB, got, want []step) {
+	tb.Helper()
+	if len(got) != len(want) {
+		tb.Fatalf("steps = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i].Kind != want[i].Kind {
+			tb.Errorf("step %d kind = %q, want %q", i, got[i].Kind, want[i].Kind)
+		}
+		assertSeconds(tb, "seconds of step "+want[i].Kind, got[i].Seconds, want[i].Seconds)
 	}
 }
 

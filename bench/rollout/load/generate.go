@@ -25,7 +25,10 @@ type result struct {
 	Errors   int64 `json:"errors"`
 	Non2xx   int64 `json:"non2xx"`
 	// Duration is in seconds.
-	Duration      float64   `json:"duration"`
+	Duration float64 `json:"duration"`
+	// FailureWindow is the seconds from the first failed request to the
+	// last one, or 0 without failures.
+	FailureWindow float64   `json:"failure_window"`
 	FirstFailures []failure `json:"first_failures,omitempty"`
 }
 
@@ -39,10 +42,11 @@ type failure struct {
 type tally struct {
 	requests, errors, non2xx atomic.Int64
 
-	mu       sync.Mutex
-	failures []failure
-	first    sync.Once
-	start    time.Time
+	mu          sync.Mutex
+	failures    []failure
+	lastFailure time.Time
+	first       sync.Once
+	start       time.Time
 }
 
 // generate runs the clients until ctx ends or a stop condition of cfg is
@@ -158,19 +162,26 @@ func (t *tally) record(status int, err error) {
 	}
 }
 
-// fail keeps the first maxFailures failures.
+// fail keeps the first maxFailures failures and the time of the last one.
 func (t *tally) fail(message string) {
+	at := time.Now().UTC()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.lastFailure = at
 	if len(t.failures) < maxFailures {
-		t.failures = append(t.failures, failure{Time: time.Now().UTC(), Error: message})
+		t.failures = append(t.failures, failure{Time: at, Error: message})
 	}
 }
 
 func (t *tally) result(elapsed time.Duration) result {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	window := 0.0
+	if len(t.failures) > 0 {
+		window = t.lastFailure.Sub(t.failures[0].Time).Seconds()
+	}
 	return result{
+		FailureWindow: window,
 		Requests:      t.requests.Load(),
 		Errors:        t.errors.Load(),
 		Non2xx:        t.non2xx.Load(),

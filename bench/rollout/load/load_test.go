@@ -97,6 +97,9 @@ func TestGenerate_CountsFailures(t *testing.T) {
 	if len(res.FirstFailures) != maxFailures {
 		t.Errorf("first_failures has %d entries, want %d", len(res.FirstFailures), maxFailures)
 	}
+	if res.FailureWindow <= 0 || res.FailureWindow > res.Duration {
+		t.Errorf("failure_window = %.3fs, want more than 0 and at most the duration %.3fs", res.FailureWindow, res.Duration)
+	}
 	if res.Duration < cfg.duration.Seconds() {
 		t.Errorf("duration = %.3fs, want at least %s", res.Duration, cfg.duration)
 	}

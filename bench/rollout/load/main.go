@@ -5,11 +5,12 @@
 // flight at that moment still completes. It then prints one JSON object on
 // stdout:
 //
-//	{"requests":N,"errors":N,"non2xx":N,"duration":SECONDS,"first_failures":[...]}
+//	{"requests":N,"errors":N,"non2xx":N,"duration":S,"failure_window":S,"first_failures":[...]}
 //
 // errors counts transport errors (refused or reset connections, timeouts),
 // non2xx counts responses with a status outside 200-299, and duration is
-// the seconds from the first request to the last response.
+// the seconds from the first request to the last response. failure_window
+// is the seconds from the first failed request to the last, and
 // first_failures lists up to 10 failed requests with their time, to match
 // against the rollout's events.
 //

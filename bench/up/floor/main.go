@@ -55,6 +55,8 @@ type options struct {
 	timeout     time.Duration
 	waitInSlot  bool
 	cleanupOnly bool
+	// network is the name of the network that the instances join.
+	network string
 }
 
 func main() {
@@ -70,20 +72,28 @@ func main() {
 func parseFlags() options {
 	var opts options
 	flag.IntVar(&opts.count, "n", 20, "number of instances to bring up")
-	flag.StringVar(&opts.image, "image", "clusterctl-bench/worker:v1", "local image of the instances; it is never pulled")
-	flag.StringVar(&opts.prefix, "prefix", "bench-floor", "prefix of container and network names, and value of the label "+labelBench)
-	flag.IntVar(&opts.parallel, "parallel", 8, "instances in ContainerCreate or ContainerStart at once, as clusterctl up --parallel")
-	flag.DurationVar(&opts.minUptime, "min-uptime", time.Second, "time an instance must run to count as ready, clusterctl's default gate")
+	flag.StringVar(&opts.image, "image", "clusterctl-bench/worker:v1",
+		"local image of the instances; it is never pulled")
+	flag.StringVar(&opts.prefix, "prefix", "bench-floor",
+		"prefix of container and network names, and value of the label "+labelBench)
+	flag.IntVar(&opts.parallel, "parallel", 8,
+		"instances in ContainerCreate or ContainerStart at once, as clusterctl up --parallel")
+	flag.DurationVar(&opts.minUptime, "min-uptime", time.Second,
+		"time an instance must run to count as ready, clusterctl's default gate")
 	flag.DurationVar(&opts.timeout, "timeout", 5*time.Minute, "deadline of the whole run")
-	flag.BoolVar(&opts.waitInSlot, "wait-in-slot", false, "hold a -parallel slot until the instance is ready, not only through create and start")
-	flag.BoolVar(&opts.cleanupOnly, "cleanup", false, "remove every container and network labelled "+labelBench+"=PREFIX and exit")
+	flag.BoolVar(&opts.waitInSlot, "wait-in-slot", false,
+		"hold a -parallel slot until the instance is ready, not only through create and start")
+	flag.BoolVar(&opts.cleanupOnly, "cleanup", false,
+		"remove every container and network labelled "+labelBench+"=PREFIX and exit")
 	flag.Parse()
+	opts.network = opts.prefix + "_default"
 	return opts
 }
 
 func run(ctx context.Context, opts options) error {
 	if opts.count < 1 || opts.parallel < 1 {
-		return fmt.Errorf("invalid -n %d or -parallel %d: set both to 1 or more", opts.count, opts.parallel)
+		return fmt.Errorf("invalid -n %d or -parallel %d: set both to 1 or more",
+			opts.count, opts.parallel)
 	}
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
@@ -99,39 +109,38 @@ func run(ctx context.Context, opts options) error {
 	if err := up(ctx, cli, opts); err != nil {
 		return err
 	}
-	fmt.Printf("floor: %d instances running for %s each (clusterctl's default readiness gate without a healthcheck) in %.3fs\n",
+	fmt.Printf("floor: %d instances running for %s each in %.3fs "+
+		"(the wait is clusterctl's default readiness gate without a healthcheck)\n",
 		opts.count, opts.minUptime, time.Since(start).Seconds())
 	return nil
 }
 
 // up creates the network, then brings up every instance. The first error
-// cancels the others.
+// cancels the others and is the one returned.
 func up(ctx context.Context, cli *client.Client, opts options) error {
-	netName := opts.prefix + "_default"
-	_, err := cli.NetworkCreate(ctx, netName, network.CreateOptions{Labels: map[string]string{labelBench: opts.prefix}})
+	labels := map[string]string{labelBench: opts.prefix}
+	_, err := cli.NetworkCreate(ctx, opts.network, network.CreateOptions{Labels: labels})
 	if err != nil {
-		return fmt.Errorf("create network %s: %w", netName, err)
+		return fmt.Errorf("create network %s: %w", opts.network, err)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	sem := make(chan struct{}, opts.parallel)
 	var wg sync.WaitGroup
-	errs := make([]error, opts.count)
 	for slot := range opts.count {
 		wg.Go(func() {
-			errs[slot] = instance(ctx, cli, opts, netName, slot, sem)
-			if errs[slot] != nil {
-				cancel(errs[slot])
+			if err := instance(ctx, cli, opts, slot, sem); err != nil {
+				cancel(err)
 			}
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return context.Cause(ctx)
 }
 
 // instance creates and starts one container while holding a slot of sem,
 // then waits until it is ready.
-func instance(ctx context.Context, cli *client.Client, opts options, netName string, slot int, sem chan struct{}) error {
+func instance(ctx context.Context, cli *client.Client, opts options, slot int, sem chan struct{}) error {
 	select {
 	case sem <- struct{}{}:
 	case <-ctx.Done():
@@ -139,7 +148,7 @@ func instance(ctx context.Context, cli *client.Client, opts options, netName str
 	}
 	release := sync.OnceFunc(func() { <-sem })
 	defer release()
-	id, err := createAndStart(ctx, cli, opts, netName, slot)
+	id, err := createAndStart(ctx, cli, opts, slot)
 	if err != nil {
 		return err
 	}
@@ -149,7 +158,7 @@ func instance(ctx context.Context, cli *client.Client, opts options, netName str
 	return waitRunning(ctx, cli, id, opts.minUptime)
 }
 
-func createAndStart(ctx context.Context, cli *client.Client, opts options, netName string, slot int) (string, error) {
+func createAndStart(ctx context.Context, cli *client.Client, opts options, slot int) (string, error) {
 	name := fmt.Sprintf("%s-%s-%d", opts.prefix, service, slot)
 	cfg := &container.Config{
 		Image: opts.image,
@@ -166,11 +175,11 @@ func createAndStart(ctx context.Context, cli *client.Client, opts options, netNa
 		},
 	}
 	host := &container.HostConfig{
-		NetworkMode:   container.NetworkMode(netName),
+		NetworkMode:   container.NetworkMode(opts.network),
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
 	}
 	netCfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-		netName: {Aliases: []string{service}},
+		opts.network: {Aliases: []string{service}},
 	}}
 	created, err := cli.ContainerCreate(ctx, cfg, host, netCfg, nil, name)
 	if err != nil {
