@@ -39,7 +39,9 @@ services:
 `
 
 // tmuxTerminal is a detached tmux session on a tmux server of its own, so
-// that the test neither reads nor ends sessions it did not create.
+// that the test neither reads nor ends sessions it did not create. The
+// server's socket lives in the test's temporary directory, because tmux
+// 3.3 leaves it behind when the server exits.
 type tmuxTerminal struct {
 	t       testing.TB
 	socket  string
@@ -52,9 +54,13 @@ func newTmuxTerminal(t testing.TB, width, height int, dir, command string) *tmux
 	t.Helper()
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
-	term := &tmuxTerminal{t: t, socket: "clusterctl-e2e-" + hex.EncodeToString(suffix), session: "monit"}
+	term := &tmuxTerminal{
+		t:       t,
+		socket:  filepath.Join(t.TempDir(), "tmux.sock"),
+		session: "clusterctl-monit-" + hex.EncodeToString(suffix),
+	}
 	t.Cleanup(func() {
-		_ = exec.Command("tmux", "-L", term.socket, "kill-server").Run()
+		_ = exec.Command("tmux", "-S", term.socket, "kill-server").Run()
 	})
 	term.mustRun("-f", "/dev/null", "new-session", "-d", "-s", term.session,
 		"-x", fmt.Sprint(width), "-y", fmt.Sprint(height), "-c", dir, command)
@@ -64,7 +70,7 @@ func newTmuxTerminal(t testing.TB, width, height int, dir, command string) *tmux
 func (term *tmuxTerminal) run(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "tmux", append([]string{"-L", term.socket}, args...)...)
+	cmd := exec.CommandContext(ctx, "tmux", append([]string{"-S", term.socket}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -82,7 +88,7 @@ func (term *tmuxTerminal) mustRun(args ...string) string {
 	return out
 }
 
-// screen returns the visible text of the terminal, without colours.
+// screen returns the visible text of the terminal, without colors.
 func (term *tmuxTerminal) screen() (string, error) {
 	return term.run("capture-pane", "-p", "-t", term.session)
 }
@@ -98,7 +104,7 @@ func (term *tmuxTerminal) exists() bool {
 var memoryCell = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(B|KiB|MiB|GiB)$`)
 
 // monitRow returns the fields of the line of instance app.slot, or an
-// error that says what is missing.
+// error with the screen when there is no such line.
 func monitRow(screen string, slot int) ([]string, error) {
 	for line := range strings.Lines(screen) {
 		fields := strings.Fields(line)
@@ -135,11 +141,18 @@ func TestMonit_ShowsInstancesInTerminal(t *testing.T) {
 	p.writeCompose(monitCompose, composeVars{Instances: 2})
 	p.mustRun("up")
 	exitFile := filepath.Join(p.Dir, "monit.exit")
-	command := fmt.Sprintf("'%s' -p %s monit; echo $? > monit.exit", clusterctlBin, p.Name)
+	stderrFile := filepath.Join(p.Dir, "monit.stderr")
+	command := fmt.Sprintf("'%s' -p %s monit 2> monit.stderr; echo $? > monit.exit", clusterctlBin, p.Name)
 
+	started := time.Now()
 	term := newTmuxTerminal(t, 80, 24, p.Dir, command)
 	var screen string
 	eventually(t, 60*time.Second, func() error {
+		if !term.exists() {
+			code, _ := os.ReadFile(exitFile)
+			stderr, _ := os.ReadFile(stderrFile)
+			t.Fatalf("monit exited with %s before it showed its rows; stderr:\n%s", strings.TrimSpace(string(code)), stderr)
+		}
 		var err error
 		if screen, err = term.screen(); err != nil {
 			return err
@@ -155,10 +168,14 @@ func TestMonit_ShowsInstancesInTerminal(t *testing.T) {
 		}
 		return nil
 	})
+	t.Logf("rows measured %s after start:\n%s", time.Since(started).Round(time.Millisecond), screen)
 
 	lines := strings.Split(strings.TrimRight(screen, "\n"), "\n")
-	if !strings.Contains(lines[0], "project "+p.Name) || !strings.Contains(lines[0], "updated ") {
-		t.Errorf("title %q lacks the project name or the update time", lines[0])
+	if !strings.Contains(lines[0], "project "+p.Name) {
+		t.Errorf("title %q lacks the project name %s", lines[0], p.Name)
+	}
+	if !strings.Contains(lines[0], "updated ") {
+		t.Errorf("title %q lacks the time of the last snapshot", lines[0])
 	}
 	wantHeader := []string{"INSTANCE", "NAME", "STATE", "RESTARTS", "UPTIME", "CPU%", "MEM", "LIMIT"}
 	if !slices.ContainsFunc(lines, func(line string) bool { return slices.Equal(strings.Fields(line), wantHeader) }) {

@@ -298,13 +298,35 @@ func requireRevision(t testing.TB, rows []psRow, count int, rev string) {
 func (p *project) waitForNewInstance(old string, states ...string) {
 	p.t.Helper()
 	eventually(p.t, 2*time.Minute, func() error {
-		for _, r := range p.ps() {
+		rows, err := p.tryPS()
+		if err != nil {
+			p.t.Logf("ps during the rollout: %v", err)
+			return err
+		}
+		for _, r := range rows {
 			if r.Revision != old && (len(states) == 0 || slices.Contains(states, r.State)) {
 				return nil
 			}
 		}
 		return errNotYet(fmt.Sprintf("an instance of a revision other than %s in state %v", old, states))
 	})
+}
+
+// tryPS runs ps --json and returns its rows, or an error when ps fails.
+// NOTE: ps can fail while a rollout removes containers, when one goes away
+// between the listing and its inspection, so polls use tryPS and not ps.
+func (p *project) tryPS() ([]psRow, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res := p.run(ctx, "ps", "--json")
+	if res.Code != 0 {
+		return nil, fmt.Errorf("ps --json: %s", res)
+	}
+	var rows []psRow
+	if err := json.Unmarshal([]byte(res.Stdout), &rows); err != nil {
+		return nil, fmt.Errorf("ps --json output is not JSON: %w", err)
+	}
+	return rows, nil
 }
 
 // rolesOf returns the names of the project's containers, running or not,

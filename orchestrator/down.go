@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
@@ -72,7 +74,7 @@ func (o *Orchestrator) removeNetworks(ctx context.Context, project string) error
 	}
 	var errs []error
 	for _, n := range list {
-		if err := o.Engine.NetworkRemove(ctx, n.ID); err != nil && !errdefs.IsNotFound(err) {
+		if err := o.removeNetwork(ctx, n.ID); err != nil {
 			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
 			continue
 		}
@@ -80,6 +82,27 @@ func (o *Orchestrator) removeNetworks(ctx context.Context, project string) error
 	}
 	return errors.Join(errs...)
 }
+
+// removeNetwork removes a network, retrying for a few seconds while the
+// engine still counts endpoints of containers that were just removed.
+func (o *Orchestrator) removeNetwork(ctx context.Context, id string) error {
+	deadline := time.Now().Add(networkRemoveTimeout)
+	for {
+		err := o.Engine.NetworkRemove(ctx, id)
+		if err == nil || errdefs.IsNotFound(err) {
+			return nil
+		}
+		if !strings.Contains(err.Error(), "active endpoints") || time.Now().After(deadline) {
+			return err
+		}
+		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// networkRemoveTimeout bounds removeNetwork's retries.
+const networkRemoveTimeout = 10 * time.Second
 
 func (o *Orchestrator) removeVolumes(ctx context.Context, project string) error {
 	list, err := o.Engine.VolumeList(ctx, volume.ListOptions{Filters: projectFilter(project)})

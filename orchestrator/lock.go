@@ -61,19 +61,29 @@ func (o *Orchestrator) Acquire(ctx context.Context, project, command string) (*L
 		},
 	}
 	host := &container.HostConfig{AutoRemove: true, ReadonlyRootfs: true, CapDrop: []string{"ALL"}, NetworkMode: "none"}
-	for attempt := 0; ; attempt++ {
+	// A lock released an instant ago may still be removing itself; the
+	// loop gives it that instant rather than reporting a holder that left.
+	deadline := time.Now().Add(lockSettleTimeout)
+	for {
 		created, err := o.Engine.ContainerCreate(ctx, cfg, host, nil, nil, LockName(project))
 		if err == nil {
 			return o.holdLock(ctx, created.ID)
 		}
-		if !errdefs.IsConflict(err) || attempt > 0 {
+		if !errdefs.IsConflict(err) || time.Now().After(deadline) {
 			return nil, fmt.Errorf("lock project %s: %w", project, err)
 		}
 		if err := o.checkStaleLock(ctx, project); err != nil {
 			return nil, err
 		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return nil, err
+		}
 	}
 }
+
+// lockSettleTimeout bounds the wait for a released lock container to be
+// gone.
+const lockSettleTimeout = 5 * time.Second
 
 // holdLock attaches to the lock container's input and starts it.
 func (o *Orchestrator) holdLock(ctx context.Context, id string) (*Lock, error) {
@@ -106,24 +116,23 @@ func (o *Orchestrator) checkStaleLock(ctx context.Context, project string) error
 			"(the lock is released when its process exits, even when it is killed)",
 			ErrLocked, project, labels[labelLockHolder], labels[labelLockSince])
 	}
-	// A lock container that exited belongs to a process that is gone.
-	if err := o.Engine.ContainerRemove(ctx, info.ID, removeForce); err != nil && !errdefs.IsNotFound(err) {
+	// A lock container that exited belongs to a process that is gone. The
+	// engine may be removing it already, which is a conflict to wait out.
+	err = o.Engine.ContainerRemove(ctx, info.ID, removeForce)
+	if err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
 		return fmt.Errorf("remove stale lock of %s: %w", project, err)
 	}
 	return nil
 }
 
-// Release frees the lock. The lock also frees itself when this process
-// exits, so a failed Release only delays the next command by an instant.
-func (l *Lock) Release(ctx context.Context) error {
+// Release frees the lock by closing the lock container's input: the
+// container exits and removes itself, without this process waiting for it.
+func (l *Lock) Release(context.Context) error {
 	if err := l.attach.CloseWrite(); err != nil {
 		l.attach.Close()
-	}
-	err := l.o.Engine.ContainerRemove(context.WithoutCancel(ctx), l.id, removeForce)
-	l.attach.Close()
-	if err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
 		return fmt.Errorf("release lock: %w", err)
 	}
+	l.attach.Close()
 	return nil
 }
 

@@ -290,8 +290,10 @@ func (r *upRun) createInstances(ctx context.Context, steps []Step) error {
 			case <-ctx.Done():
 				return
 			}
-			defer func() { <-sem }()
-			if err := r.createInstance(ctx, step); err != nil {
+			var released sync.Once
+			release := func() { released.Do(func() { <-sem }) }
+			defer release()
+			if err := r.createInstance(ctx, step, release); err != nil {
 				if ctx.Err() == nil {
 					r.o.Report.emit(Event{Kind: EventFailed, Project: r.p.Name, Service: step.Service, Slot: step.Slot,
 						Container: step.Container, Message: firstLine(err)})
@@ -308,8 +310,10 @@ func (r *upRun) createInstances(ctx context.Context, steps []Step) error {
 }
 
 // createInstance creates (or starts) one instance, waits until it is ready,
-// and only then adds it to its front door's rotation.
-func (r *upRun) createInstance(ctx context.Context, step Step) error {
+// and only then adds it to its front door's rotation. It calls release once
+// the instance started: the parallelism bound applies to the engine's
+// create and start calls, not to the wait for readiness.
+func (r *upRun) createInstance(ctx context.Context, step Step, release func()) error {
 	svc := r.services[step.Service]
 	inst := created{ID: step.ID, Name: step.Container, Slot: step.Slot, WaitTimeout: r.opts.WaitTimeout}
 	if step.Kind == StepCreate {
@@ -327,6 +331,7 @@ func (r *upRun) createInstance(ctx context.Context, step Step) error {
 		return startError(inst.Name, &svc.Template.Host, err)
 	}
 	r.o.Report.emit(Event{Kind: EventStarted, Project: r.p.Name, Service: svc.Name, Slot: step.Slot, Container: inst.Name})
+	release()
 	if err := r.o.waitReady(ctx, r.p, svc.Service, inst); err != nil {
 		return err
 	}

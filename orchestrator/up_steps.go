@@ -270,7 +270,7 @@ func (r *upRun) cleanup(ctx context.Context) error {
 	}
 	wg.Wait()
 	for _, id := range networks {
-		if err := r.o.Engine.NetworkRemove(ctx, id); err != nil && !errdefs.IsNotFound(err) {
+		if err := r.o.removeNetwork(ctx, id); err != nil {
 			errs = append(errs, fmt.Errorf("cleanup: remove network %s: %w", shortID(id), err))
 		}
 	}

@@ -54,7 +54,7 @@ run_id=bench-rollout-$suffix
 load_image=clusterctl-bench/load:$suffix
 clusterctl=$root/bin/clusterctl
 
-# What the EXIT trap removes; each step registers a resource before it creates it.
+# What the EXIT trap removes. Each step registers a resource before it creates it.
 images=()        # image tags
 declare -A prior_images=() # by tag in images: the image ID it named before this run
 filters=()       # label filters, key=value, of containers and networks
@@ -155,17 +155,24 @@ free_port() {
 	exit 1
 }
 
-# build_images builds clusterctl, the worker and load binaries, and the images v1, v2 and the
-# load image; it sets v1_id and v2_id to the worker images' IDs.
-build_images() {
-	local log=$work/build.log version id
-	echo "building clusterctl, the worker and load binaries, and the images" >&2
+# build_binaries builds clusterctl and, into the work directory, the static worker, load and
+# batches binaries.
+build_binaries() {
+	local log=$work/build.log
 	make -C "$root" -s build >"$log" 2>&1 || fail "make build" "$log"
 	mkdir -p "$work/worker" "$work/load"
-	(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$work/worker/worker" ./deployments/demo/worker &&
-		CGO_ENABLED=0 go build -trimpath -o "$work/load/load" ./bench/rollout/load &&
-		CGO_ENABLED=0 go build -trimpath -o "$work/batches" ./bench/rollout/batches) >"$log" 2>&1 ||
-		fail "go build" "$log"
+	(
+		cd "$root"
+		CGO_ENABLED=0 go build -trimpath -o "$work/worker/worker" ./deployments/demo/worker
+		CGO_ENABLED=0 go build -trimpath -o "$work/load/load" ./bench/rollout/load
+		CGO_ENABLED=0 go build -trimpath -o "$work/batches" ./bench/rollout/batches
+	) >"$log" 2>&1 || fail "go build" "$log"
+}
+
+# write_dockerfiles writes the build contexts' Dockerfiles. The worker image carries its
+# healthcheck because docker service create --health-cmd takes only a shell command
+# (CMD-SHELL), and an image FROM scratch has no shell.
+write_dockerfiles() {
 	cat >"$work/worker/Dockerfile" <<-'EOF'
 		FROM scratch
 		COPY worker /worker
@@ -180,6 +187,16 @@ build_images() {
 		USER 65534:65534
 		ENTRYPOINT ["/load"]
 	EOF
+}
+
+# build_images builds the binaries and the images v1, v2 and the load image. It sets v1_id
+# and v2_id to the worker images' IDs.
+build_images() {
+	local log=$work/build.log version id
+	echo "building clusterctl, the worker and load binaries, and the images" >&2
+	build_binaries
+	write_dockerfiles
+
 	for version in v1 v2; do
 		if id=$(docker image inspect -f '{{.Id}}' "$WORKER:$version" 2>/dev/null); then
 			prior_images[$WORKER:$version]=$id
@@ -190,9 +207,13 @@ build_images() {
 	done
 	images+=("$load_image")
 	docker build -q -t "$load_image" "$work/load" >"$log" 2>&1 || fail "docker build $load_image" "$log"
+
 	v1_id=$(docker image inspect -f '{{.Id}}' "$WORKER:v1")
 	v2_id=$(docker image inspect -f '{{.Id}}' "$WORKER:v2")
-	[[ $v1_id != "$v2_id" ]] || { echo "bench/rollout: $WORKER:v1 and :v2 have the same ID" >&2; exit 1; }
+	if [[ $v1_id == "$v2_id" ]]; then
+		echo "bench/rollout: $WORKER:v1 and :v2 have the same ID $v1_id" >&2
+		exit 1
+	fi
 }
 
 # find_compose sets compose to the Compose command line, v2 first, or leaves it empty.
@@ -276,6 +297,17 @@ record() {
 	echo "$tool: rollout ${rollout}s, $(jq -c '{requests, errors, non2xx}' "$work/result-$tool.json")" >&2
 }
 
+# time_noop_up prints the shortest of 3 runs of `clusterctl up` with nothing to change.
+time_noop_up() {
+	local file=$1 name=$2 start best=""
+	for _ in 1 2 3; do
+		start=$(now)
+		"$clusterctl" -f "$file" -p "$name" up 2>>"$work/clusterctl.log" || fail "clusterctl up with nothing changed" "$work/clusterctl.log"
+		best=$(awk -v a="$best" -v b="$(seconds_since "$start")" 'BEGIN { print (a == "" || b < a) ? b : a }')
+	done
+	echo "$best"
+}
+
 run_clusterctl() {
 	local name=$run_id-cc file=$work/clusterctl.yaml log=$work/clusterctl.log port start rollout
 	port=$(free_port)
@@ -293,6 +325,7 @@ run_clusterctl() {
 	"$work/batches" -service web -parallelism "$PARALLELISM" <"$work/events.jsonl" >"$work/batches.json" ||
 		fail "batches" "$work/events.jsonl"
 	record clusterctl "$INSTANCES" "$rollout" "$(count_running "io.clusterctl.project=$name" "$v2_id")"
+	time_noop_up "$file" "$name" >"$work/noop-seconds"
 	"$clusterctl" -f "$file" -p "$name" down >>"$log" 2>&1 || echo "bench/rollout: clusterctl down failed" >&2
 }
 
@@ -435,6 +468,8 @@ breakdown() {
 			"    steps: \(.value.steps | map("\(.kind) +\(.seconds * 1000 | round / 1000)") | join(", "))"),
 		"  first to last event \(.span * 1000 | round / 1000); outside the events (process start, loading the file, exit) \(($wall | tonumber) - .span | . * 1000 | round / 1000)"
 	' "$work/batches.json"
+	echo "  clusterctl up with nothing to change, best of 3 after the rollout (process start, loading"
+	echo "  the file, the project lock, reading the engine's state): $(cat "$work/noop-seconds")"
 }
 
 # failures prints the first failed requests of each tool that had any.
@@ -450,7 +485,8 @@ failures() {
 report() {
 	echo
 	echo "bench/rollout, $(date -u +%Y-%m-%dT%H:%MZ): $(nproc) cores, Docker Engine $(docker version --format '{{.Server.Version}}')" \
-		"(API $(docker version --format '{{.Server.APIVersion}}')), compose $compose_version"
+		"(API $(docker version --format '{{.Server.APIVersion}}')), compose $compose_version," \
+		"load average $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at the end"
 	echo "v1 -> v2 of the demo worker under $CLIENTS keep-alive clients (GET /), load until ${SETTLE}s after the rollout returned;"
 	echo "healthcheck /worker -healthcheck every 500ms; parallelism $PARALLELISM, start-first (compose: recreate)"
 	echo

@@ -9,9 +9,9 @@
 # It prints one row per N with the best up time of ROUNDS runs, the ratios, and whether
 # clusterctl meets its target: within 1.2x of the floor and faster than Compose.
 #
-# With DIAGNOSE=1 each round also runs the floor with -wait-in-slot, which holds each of its
-# 8 slots until the instance is ready, as clusterctl up does, and the script prints how long
-# clusterctl's instances spent between the created, started and ready events.
+# With DIAGNOSE=1 each round also runs the floor with -wait-in-slot, which keeps each of its
+# 8 slots until the instance is ready, as clusterctl up does. The script then also prints how
+# long clusterctl's instances spent between the created, started and ready events.
 #
 # Settings, from the environment: COUNTS ("20 100"), ROUNDS (2), PARALLEL (8, clusterctl's
 # --parallel and the floor's -parallel), DIAGNOSE (1; 0 turns it off), KEEP_LOGS (a
@@ -154,7 +154,8 @@ time_clusterctl() {
 	teardown_done "$status" "clusterctl down (N=$n)" "$log" "io.clusterctl.project=$name"
 }
 
-# time_floor takes the round's suffix and extra floor flags after N and the round.
+# time_floor takes N, the round, a tool name for the project and log names (floor or
+# slotwait), then extra floor flags.
 time_floor() {
 	local n=$1 round=$2 name=$run_id-$3$1-r$2 log=$work/$3-$1-r$2.log start status=0
 	shift 3
@@ -201,11 +202,12 @@ verdict() {
 }
 
 # phases reads the timestamps of one clusterctl --progress plain log and the process start
-# and exit stamps in LOG.times. It prints the seconds from the process start to the first
-# progress line (loading the file, the project lock and the plan), from the last ready
-# instance to the exit, and the mean seconds that instances spent from the created to the
-# started event (ContainerStart) and from started to ready (the uptime gate). The log's
-# UTC times of day are compared with the stamps, so a run across midnight prints nonsense.
+# and exit stamps in LOG.times. It prints four figures in seconds. The first is from the
+# process start to the first progress line, which covers loading the file, the project lock
+# and the plan. The second is from the last ready instance to the exit. The last two are
+# the mean time that instances spent from the created to the started event (ContainerStart)
+# and from started to ready (the uptime gate). The log's UTC times of day are compared with
+# the stamps, so a run across midnight prints wrong figures.
 phases() {
 	local log=$1 start end
 	read -r start end <"$log.times"
@@ -254,24 +256,30 @@ bench_n() {
 	fi
 }
 
+# report prints the machine, the results table, the teardown table, the diagnosis and the
+# caveats.
 report() {
-	echo
 	local engine api storage
 	engine=$(docker version --format '{{.Server.Version}}')
 	api=$(docker version --format '{{.Server.APIVersion}}')
 	storage=$(docker info --format '{{.Driver}}')
+
+	echo
 	echo "bench/up, $(date -u +%Y-%m-%dT%H:%MZ): $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "Docker Engine $engine (API $api, storage $storage), compose $compose_version"
 	echo "image $IMAGE, no healthcheck, no ports; best of $ROUNDS runs;" \
 		"up to $PARALLEL instances created at once"
+
 	echo
 	printf "%5s %13s %8s %10s %17s %19s   %s\n" N "clusterctl s" "floor s" "compose s" \
 		"clusterctl/floor" "clusterctl/compose" "target: <=1.2x floor / < compose"
 	cat "$work/rows"
+
 	echo
 	echo "teardown, best of $ROUNDS (clusterctl down stops gracefully; floor -cleanup force-removes):"
 	printf "%5s %13s %8s %10s\n" N "clusterctl s" "floor s" "compose s"
 	cat "$work/downs"
+
 	if ((DIAGNOSE)); then
 		echo
 		echo "diagnosis: the floor holding each slot until its instance is ready, as clusterctl up does,"
@@ -279,11 +287,13 @@ report() {
 		printf "%5s %27s %18s   %s\n" N "floor -wait-in-slot s" "clusterctl/that" "clusterctl phases"
 		cat "$work/diagnosis"
 	fi
+
 	echo
 	echo "clusterctl and the floor return when every instance has run for 1s, clusterctl's default"
 	echo "readiness gate for a service without a healthcheck, so the floor waits the same 1s."
 	echo "compose up -d returns when the containers are started, not ready: it skips that wait"
 	echo "and is timed to an earlier point."
+
 	if ((${#stuck_nets[@]})); then
 		echo
 		echo "the engine failed to remove these empty networks of this run (\"has active endpoints\"):"

@@ -12,9 +12,9 @@ import (
 	"github.com/clusterctl/clusterctl/internal/monit"
 )
 
-// minMonitInterval is the shortest --interval that monit accepts. Each
-// stats request takes about a second anyway, because the engine collects
-// two samples to compute the CPU usage.
+// minMonitInterval is the shortest --interval that monit accepts. A
+// snapshot takes a second or more anyway, because each stats request waits
+// for two samples of the engine's collector.
 const minMonitInterval = 100 * time.Millisecond
 
 func monitCommand() *cli.Command {

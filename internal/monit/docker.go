@@ -37,29 +37,34 @@ var (
 // usage from the engine's stats of each running instance.
 type DockerSource struct {
 	Project string
-	// Services limits the rows to these services; empty means all.
+	// Services limits the rows to these services. Empty means all.
 	Services []string
 	Lister   Lister
 	Engine   StatsEngine
-	// Parallelism bounds the stats requests in flight; 0 or less means
+	// Parallelism bounds the stats requests in flight. 0 or less means
 	// DefaultStatsParallelism.
 	Parallelism int
-	// Now returns the current time for uptimes; nil means time.Now.
+	// Now returns the current time for uptimes. Nil means time.Now.
 	Now func() time.Time
-	// Logger receives per-instance stats errors; nil discards them.
+	// Logger receives per-instance stats errors at debug level. Nil
+	// discards them.
 	Logger *slog.Logger
 
-	memTotalOnce sync.Once
-	memTotal     uint64
+	mu       sync.Mutex
+	memTotal uint64
 }
 
 var _ Source = (*DockerSource)(nil)
 
 // Snapshot lists the project's instances and samples the stats of the
-// running ones in parallel. Each stats request takes about a second,
-// because the engine collects two samples to compute the CPU usage. A
-// failed stats request leaves its row unmeasured and does not fail the
-// snapshot, because the container may have stopped since it was listed.
+// instances that have not exited, in parallel. A failed stats request
+// leaves its row unmeasured and does not fail the snapshot, because the
+// container may have stopped since it was listed.
+//
+// TODO: each stats request with stream=false waits for two samples of the
+// engine's collector, which took 1.1 to 2.5 s on Docker 20.10, so the view
+// refreshes less often than DefaultInterval. One-shot stats with the CPU
+// usage computed against the previous snapshot would remove that wait.
 func (s *DockerSource) Snapshot(ctx context.Context) ([]Row, error) {
 	statuses, err := s.Lister.PS(ctx, s.Project, s.Services)
 	if err != nil {
@@ -104,17 +109,21 @@ func (s *DockerSource) now() time.Time {
 	return s.Now()
 }
 
-// hostMemory returns the engine's total memory, read once. The engine
-// reports it as the memory limit of a container without one.
+// hostMemory returns the engine's total memory, which the engine reports as
+// the memory limit of a container without one. It calls Info on each
+// snapshot until one call succeeds, and returns 0 until then.
 func (s *DockerSource) hostMemory(ctx context.Context) uint64 {
-	s.memTotalOnce.Do(func() {
-		info, err := s.Engine.Info(ctx)
-		if err != nil {
-			s.logger().Debug("engine info for the host memory", "err", err)
-			return
-		}
-		s.memTotal = uint64(max(info.MemTotal, 0))
-	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.memTotal > 0 {
+		return s.memTotal
+	}
+	info, err := s.Engine.Info(ctx)
+	if err != nil {
+		s.logger().Debug("engine info for the host memory", "err", err)
+		return 0
+	}
+	s.memTotal = uint64(max(info.MemTotal, 0))
 	return s.memTotal
 }
 
@@ -169,10 +178,9 @@ func (s *DockerSource) stats(ctx context.Context, id string) (container.StatsRes
 	return stats, nil
 }
 
-// cpuPercent computes the CPU usage between the two samples of stats as the
-// Docker CLI does (cli/command/container/stats_helpers.go, Docker 20.10 to
-// 28): the container's share of the host's CPU time, times the number of
-// online CPUs.
+// cpuPercent computes the CPU usage between the two samples of stats with
+// the formula of docker stats: the container's share of the host's CPU
+// time, times the number of online CPUs.
 func cpuPercent(stats container.StatsResponse) float64 {
 	cur, prev := stats.CPUStats, stats.PreCPUStats
 	if cur.CPUUsage.TotalUsage <= prev.CPUUsage.TotalUsage || cur.SystemUsage <= prev.SystemUsage {
@@ -187,9 +195,10 @@ func cpuPercent(stats container.StatsResponse) float64 {
 	return cpuDelta / systemDelta * cpus * 100
 }
 
-// memoryUsage returns the usage minus the inactive page cache, as the
-// Docker CLI computes it since Docker 19.03: total_inactive_file on cgroup
-// v1, inactive_file on cgroup v2.
+// memoryUsage returns the usage minus the inactive page cache, as docker
+// stats computes it after Docker 19.03: total_inactive_file on cgroup v1,
+// inactive_file on cgroup v2. Docker 19.03 and older subtracted the cache
+// field instead.
 func memoryUsage(mem container.MemoryStats) uint64 {
 	if v, ok := mem.Stats["total_inactive_file"]; ok && v < mem.Usage {
 		return mem.Usage - v

@@ -133,10 +133,12 @@ func (f *fakeLister) PS(_ context.Context, project string, services []string) ([
 
 // fakeStats serves recorded stats by container ID. A call for an ID
 // without a file fails. When release is set, each call waits for a value
-// on it, so that a test can count the calls in flight.
+// on it, so that a test can count the calls in flight. The first
+// failingInfos calls of Info fail.
 type fakeStats struct {
-	files   map[string]string
-	release chan struct{}
+	files        map[string]string
+	release      chan struct{}
+	failingInfos int
 
 	mu       sync.Mutex
 	calls    []string
@@ -169,6 +171,12 @@ func (f *fakeStats) ContainerStats(ctx context.Context, id string, stream bool) 
 }
 
 func (f *fakeStats) Info(context.Context) (system.Info, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failingInfos > 0 {
+		f.failingInfos--
+		return system.Info{}, errors.New("engine info timed out")
+	}
 	return system.Info{MemTotal: hostMemory}, nil
 }
 
@@ -218,26 +226,66 @@ func TestDockerSource_Snapshot(t *testing.T) {
 	if len(rows) != 4 {
 		t.Fatalf("got %d rows, want 4: %+v", len(rows), rows)
 	}
-	busy, nolimit, gone, dead := rows[0], rows[1], rows[2], rows[3]
-	if !busy.Measured || busy.MemoryBytes != 16461824-13307904 || busy.MemoryLimit != 128<<20 || busy.CPUPercent < 2.5 {
-		t.Errorf("busy row = %+v, want measured with 3153920 bytes of 128 MiB and 2.58%% CPU", busy)
+	busy, nolimit, failed, dead := rows[0], rows[1], rows[2], rows[3]
+	want := Row{
+		Service: "api", Slot: 0, Name: "p-api-0-a", ID: "busy", State: "ready", Health: "none",
+		Uptime: 90 * time.Second, Measured: true, CPUPercent: 27645610.0 / 2140000000.0 * 2 * 100,
+		MemoryBytes: 16461824 - 13307904, MemoryLimit: 128 << 20,
 	}
-	if busy.Uptime != 90*time.Second || busy.Name != "p-api-0-a" || busy.Service != "api" {
-		t.Errorf("busy row = %+v, want api.0 p-api-0-a up 90s", busy)
+	if busy != want {
+		t.Errorf("busy row =\n%+v\nwant\n%+v", busy, want)
 	}
-	if !nolimit.Measured || nolimit.MemoryLimit != 0 || nolimit.Restarts != 2 {
-		t.Errorf("unlimited row = %+v, want measured, limit 0 and 2 restarts", nolimit)
+	if !nolimit.Measured {
+		t.Errorf("unlimited row = %+v, want measured", nolimit)
 	}
-	if gone.Measured || gone.State != "starting" {
-		t.Errorf("row whose stats failed = %+v, want unmeasured and kept", gone)
+	if nolimit.MemoryLimit != 0 {
+		t.Errorf("unlimited row has limit %d, want 0 because the engine reports the host memory", nolimit.MemoryLimit)
 	}
-	if dead.Measured || dead.Uptime != 0 || dead.ExitCode != 3 {
-		t.Errorf("exited row = %+v, want unmeasured, no uptime, exit code 3", dead)
+	if nolimit.Restarts != 2 {
+		t.Errorf("unlimited row has %d restarts, want 2", nolimit.Restarts)
+	}
+	if failed.Measured {
+		t.Errorf("row whose stats failed = %+v, want unmeasured", failed)
+	}
+	if failed.State != "starting" || failed.Uptime != 90*time.Second {
+		t.Errorf("row whose stats failed = %+v, want its state and uptime kept", failed)
+	}
+	if dead.Measured {
+		t.Errorf("exited row = %+v, want unmeasured", dead)
+	}
+	if dead.Uptime != 0 {
+		t.Errorf("exited row has uptime %s, want 0", dead.Uptime)
+	}
+	if dead.ExitCode != 3 {
+		t.Errorf("exited row has exit code %d, want 3", dead.ExitCode)
 	}
 	for _, id := range engine.calls {
 		if id == "dead" {
 			t.Errorf("stats requested for the exited instance")
 		}
+	}
+}
+
+func TestDockerSource_InfoErrorRetried(t *testing.T) {
+	t.Parallel()
+	lister := &fakeLister{statuses: []orchestrator.InstanceStatus{{Service: "api", ID: "nolimit", State: "ready"}}}
+	engine := &fakeStats{files: map[string]string{"nolimit": "stats-cgroup1-nolimit.json"}, failingInfos: 1}
+	source := &DockerSource{Project: "p", Lister: lister, Engine: engine}
+
+	first, err := source.Snapshot(t.Context())
+	if err != nil {
+		t.Fatalf("first Snapshot: %v", err)
+	}
+	second, err := source.Snapshot(t.Context())
+	if err != nil {
+		t.Fatalf("second Snapshot: %v", err)
+	}
+
+	if first[0].MemoryLimit != hostMemory {
+		t.Errorf("limit without the host memory = %d, want the engine's %d", first[0].MemoryLimit, uint64(hostMemory))
+	}
+	if second[0].MemoryLimit != 0 {
+		t.Errorf("limit after Info succeeded = %d, want 0", second[0].MemoryLimit)
 	}
 }
 

@@ -11,16 +11,16 @@ import (
 // Options are the optional settings of New.
 type Options struct {
 	// Interval is the time from the start of one snapshot to the start of
-	// the next; 0 means DefaultInterval. A snapshot that takes longer is
+	// the next, DefaultInterval when 0. A snapshot that takes longer is
 	// followed at once by the next.
 	Interval time.Duration
-	// Timeout bounds one snapshot; 0 means DefaultSnapshotTimeout.
+	// Timeout bounds one snapshot, DefaultSnapshotTimeout when 0.
 	Timeout time.Duration
-	// Renderer styles the view for its terminal; nil means plain text.
-	// lipgloss.NewRenderer(os.Stdout) picks colours the terminal supports
+	// Renderer styles the view for its terminal. Nil means plain text.
+	// lipgloss.NewRenderer(os.Stdout) picks colors the terminal supports
 	// and none when NO_COLOR is set.
 	Renderer *lipgloss.Renderer
-	// Now returns the current time; nil means time.Now.
+	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
 }
 

@@ -177,9 +177,9 @@ func TestModel_WideTerminalShowsAllColumns(t *testing.T) {
 func TestModel_NarrowTerminalHidesColumns(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		width  int
-		shown  []string
-		hidden []string
+		width   int
+		visible []string
+		hidden  []string
 	}{
 		{80, []string{"INSTANCE", "NAME", "STATE", "RESTARTS", "UPTIME", "CPU%", "MEM", "LIMIT"}, []string{"HEALTH"}},
 		{60, []string{"INSTANCE", "STATE", "RESTARTS", "UPTIME", "CPU%", "MEM"}, []string{"HEALTH", "LIMIT", "NAME"}},
@@ -192,7 +192,7 @@ func TestModel_NarrowTerminalHidesColumns(t *testing.T) {
 
 			header := " " + strings.Join(strings.Fields(strings.Split(m.View(), "\n")[2]), " ") + " "
 
-			for _, name := range tc.shown {
+			for _, name := range tc.visible {
 				if !strings.Contains(header, " "+name+" ") {
 					t.Errorf("width %d: header %q lacks %s", tc.width, header, name)
 				}
@@ -302,7 +302,7 @@ func TestModel_HeightLimitsRows(t *testing.T) {
 	}
 }
 
-func TestModel_StateColours(t *testing.T) {
+func TestModel_StateColors(t *testing.T) {
 	t.Parallel()
 	m := newTestModel(t, 80, 24, ansiRenderer(), sampleRows())
 

@@ -20,7 +20,7 @@ type column struct {
 	// it keeps its width while its values change between snapshots.
 	floor int
 	// shrinkTo is the narrowest width of a column that narrows, by cutting
-	// its values in the middle; 0 means that the column never narrows.
+	// its values in the middle. 0 means that the column never narrows.
 	shrinkTo int
 	right    bool
 	state    bool

@@ -88,7 +88,7 @@ func (m Model) title(width int) string {
 	return m.styles.title.Render("project " + m.project)
 }
 
-// body returns the table, or a line that says why there is none. Rows that
+// body returns the table, or a line that explains why there is none. Rows that
 // do not fit the terminal's height are counted on a last line.
 func (m Model) body(width int) []string {
 	switch {
@@ -102,9 +102,9 @@ func (m Model) body(width int) []string {
 	rows := m.rows
 	hidden := 0
 	if room := m.height - chromeLines; m.height > 0 && len(rows) > max(room, 1) {
-		shown := max(room-1, 1)
-		hidden = len(rows) - shown
-		rows = rows[:shown]
+		visibleRows := max(room-1, 1)
+		hidden = len(rows) - visibleRows
+		rows = rows[:visibleRows]
 	}
 	lines := m.table(rows, width)
 	if hidden > 0 {
@@ -129,7 +129,7 @@ func (m Model) table(rows []Row, width int) []string {
 }
 
 // joinCells pads each visible cell to its column's width. stateStyle, when
-// set, colours the state cell.
+// set, colors the state cell.
 func joinCells(cells []string, widths []int, stateStyle *lipgloss.Style) string {
 	var b strings.Builder
 	for i, cell := range cells {
@@ -159,7 +159,8 @@ func pad(cell string, width int, col column, stateStyle *lipgloss.Style) string 
 }
 
 // truncateMiddle shortens s to width cells with "…" in the middle, because
-// the end of an instance or container name tells instances apart.
+// the end of an instance or container name is what differs between
+// instances.
 func truncateMiddle(s string, width int) string {
 	runes := []rune(s)
 	if len(runes) <= width {

@@ -10,8 +10,8 @@ import (
 	"strings"
 )
 
-// containerAppDir is where the app directory is mounted in the container,
-// and the container's working directory.
+// containerAppDir is the mount point of the app directory in the
+// container, and the container's working directory.
 const containerAppDir = "/app"
 
 // runtimeImages maps the base name of an interpreter other than Node.js to
@@ -94,14 +94,21 @@ func (t *appTranslator) appDir() (string, error) {
 }
 
 // mountAppDir bind-mounts the app directory at containerAppDir.
+// The source is relative to the compose file when a relative path exists.
 func (t *appTranslator) mountAppDir(hostDir string) {
-	source := hostDir
+	t.svc.mountSource = hostDir
 	composeDir, err := filepath.Abs(t.opts.ComposeDir)
-	if rel, relErr := filepath.Rel(composeDir, hostDir); err == nil && relErr == nil {
-		source = filepath.ToSlash(rel)
-		if source != "." && !strings.HasPrefix(source, "../") && source != ".." {
-			source = "./" + source
-		}
+	if err != nil {
+		return
+	}
+	rel, err := filepath.Rel(composeDir, hostDir)
+	if err != nil {
+		return
+	}
+
+	source := filepath.ToSlash(rel)
+	if source != "." && source != ".." && !strings.HasPrefix(source, "../") {
+		source = "./" + source
 	}
 	t.svc.mountSource = source
 }

@@ -25,6 +25,10 @@ type Ecosystem struct {
 	// Extra holds the top-level keys other than apps, such as deploy, which
 	// Translate reports as not translated.
 	Extra map[string]any
+	// UnsetVariables are the variables that a JavaScript file read from its
+	// empty process.env, sorted. Translate reports each, because the value
+	// that PM2 would read from the shell is missing from the output.
+	UnsetVariables []string
 }
 
 // App is one entry of the apps list.
@@ -54,7 +58,7 @@ func Load(ctx context.Context, path string) (*Ecosystem, error) {
 // does. The file is not read: path selects the format and sets __dirname
 // for JavaScript.
 func Parse(ctx context.Context, path string, data []byte) (*Ecosystem, error) {
-	doc, err := decode(ctx, path, data)
+	doc, unset, err := decode(ctx, path, data)
 	if err != nil {
 		return nil, err
 	}
@@ -67,12 +71,13 @@ func Parse(ctx context.Context, path string, data []byte) (*Ecosystem, error) {
 		}
 		return nil, err
 	}
-	eco.Path = path
+	eco.Path, eco.UnsetVariables = path, unset
 	return eco, nil
 }
 
-// decode returns the file's content as a JSON-shaped value.
-func decode(ctx context.Context, path string, data []byte) (any, error) {
+// decode returns the file's content as a JSON-shaped value, and for
+// JavaScript the variables it read from the empty process.env.
+func decode(ctx context.Context, path string, data []byte) (any, []string, error) {
 	var (
 		doc any
 		err error
@@ -92,9 +97,9 @@ func decode(ctx context.Context, path string, data []byte) (any, error) {
 			"use a .json, .yaml, .yml, .js or .cjs ecosystem file", ext)
 	}
 	if err != nil {
-		return nil, &InvalidError{File: path, Message: err.Error(), Err: err}
+		return nil, nil, &InvalidError{File: path, Message: err.Error(), Err: err}
 	}
-	return doc, nil
+	return doc, nil, nil
 }
 
 // decodeJSON decodes exactly one JSON value, keeping numbers as

@@ -58,6 +58,9 @@ func variantNames(apps []App) ([]string, error) {
 // blocks, into one env file per block name that the service selects with
 // SelectorVariable.
 func (t *appTranslator) translateEnvironment() error {
+	// A container inherits no shell variable, so filter_env, which drops
+	// some or all of them under PM2, needs no setting.
+	t.handled["filter_env"] = true
 	base, err := t.envBlock("env")
 	if err != nil {
 		return err
@@ -97,9 +100,9 @@ func (t *appTranslator) writeEnvFiles(base []envVar, own map[string][]envVar) {
 	}
 
 	t.svc.envFile = fmt.Sprintf("./%s${%s:+.}${%s}.env", name, SelectorVariable, SelectorVariable)
-	t.svc.envFileComment = fmt.Sprintf("%s=NAME loads %s.NAME.env, as pm2 start --env NAME does "+
-		"(NAME is %s); without %s, %s.env holds env alone.",
-		SelectorVariable, name, joinWords(t.variants), SelectorVariable, name)
+	t.svc.envFileComment = fmt.Sprintf("%s=NAME, with NAME %s, loads %s.NAME.env, as "+
+		"pm2 start --env NAME does. Without %s, it loads %s.env, which holds env alone.",
+		SelectorVariable, joinWords(t.variants, "or"), name, SelectorVariable, name)
 	t.port, t.svc.portComment = portOf(blocks)
 }
 
@@ -149,8 +152,8 @@ func mergeEnv(base, over []envVar) []envVar {
 }
 
 // portOf returns the port that the PORT variable of the blocks names: env's
-// when it sets one, else the first variant's in name order. The comment
-// says which block it came from when the blocks disagree.
+// when it sets one, else the first variant's in name order. The returned
+// comment names that block when the blocks disagree.
 func portOf(blocks map[string][]envVar) (int, string) {
 	ports := map[string]int{}
 	for name, vars := range blocks {
@@ -192,14 +195,15 @@ func formatEnvFile(vars []envVar) string {
 var envFileEscaper = strings.NewReplacer(
 	`\`, `\\`, `"`, `\"`, `$`, `\$`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
 
-// joinWords joins words as prose: "a", "a and b", "a, b and c".
-func joinWords(words []string) string {
+// joinWords joins words as prose with conjunction, such as "and": "a",
+// "a and b", "a, b and c".
+func joinWords(words []string, conjunction string) string {
 	switch len(words) {
 	case 0:
 		return ""
 	case 1:
 		return words[0]
 	default:
-		return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+		return strings.Join(words[:len(words)-1], ", ") + " " + conjunction + " " + words[len(words)-1]
 	}
 }

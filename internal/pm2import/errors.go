@@ -7,9 +7,9 @@ import (
 )
 
 // ErrInvalid is matched by every error that Load, Parse and Translate return
-// for a problem the user must fix in the ecosystem file: a file that cannot
-// be parsed or evaluated, a missing apps list or script, or an invalid
-// value. Test with errors.Is; the error itself is an *InvalidError.
+// for a problem the user must fix in the ecosystem file. Such problems are a
+// file that cannot be parsed or evaluated, a missing apps list or script,
+// and an invalid value. Test with errors.Is: the error is an *InvalidError.
 var ErrInvalid = errors.New("invalid PM2 ecosystem file")
 
 // InvalidError describes one problem in an ecosystem file and how to fix it.

@@ -5,16 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/dop251/goja"
 )
 
 // EvalTimeout bounds the evaluation of a JavaScript ecosystem file, so that
-// an endless loop fails instead of hanging the import. Ecosystem files
-// build a literal, which takes milliseconds.
+// an endless loop fails instead of hanging the import. A file that builds
+// an object literal finishes in about a millisecond.
 const EvalTimeout = 2 * time.Second
 
 // maxCallDepth bounds JavaScript recursion.
@@ -25,16 +28,23 @@ const sandboxHint = "clusterctl evaluates ecosystem files without file, network 
 	"inline the values or convert the file to .json"
 
 // evalJavaScript runs src as a CommonJS module and returns module.exports
-// as a JSON-shaped value. It stops after EvalTimeout or when ctx ends.
-func evalJavaScript(ctx context.Context, path string, src []byte) (any, error) {
+// as a JSON-shaped value, and the sorted names of the variables that the
+// file read from process.env while they were unset. It stops after
+// EvalTimeout or when ctx ends.
+func evalJavaScript(ctx context.Context, path string, src []byte) (any, []string, error) {
 	program, err := goja.Compile(filepath.Base(path), string(src), false)
 	if err != nil {
-		return nil, syntaxError(path, src, err)
+		return nil, nil, syntaxError(path, src, err)
 	}
 
 	vm := goja.New()
 	vm.SetMaxCallStackSize(maxCallDepth)
-	module := installGlobals(vm, path)
+	unset := map[string]bool{}
+	module := installGlobals(vm, path, unset)
+	export, err := exporter(vm, module)
+	if err != nil {
+		return nil, nil, fmt.Errorf("prepare the JavaScript runtime: %w", err)
+	}
 
 	evalCtx, cancel := context.WithTimeoutCause(ctx, EvalTimeout, errEvalTimeout)
 	defer cancel()
@@ -42,27 +52,37 @@ func evalJavaScript(ctx context.Context, path string, src []byte) (any, error) {
 	defer stop()
 
 	if _, err := vm.RunProgram(program); err != nil {
-		return nil, runError(ctx, path, err)
+		return nil, nil, runError(ctx, path, err)
 	}
-	text, err := stringify(vm, module.Get("exports"))
+	text, err := export()
 	if err != nil {
-		return nil, runError(ctx, path, err)
+		return nil, nil, runError(ctx, path, err)
+	}
+	if text == "" {
+		return nil, nil, &InvalidError{File: path, Message: "module.exports is undefined or a " +
+			"function; assign an object with an apps list to module.exports"}
 	}
 
 	doc, err := decodeJSON([]byte(text))
-	if err != nil {
-		return nil, &InvalidError{File: path, Err: err,
-			Message: "module.exports is not a JSON value; export an object with an apps list"}
-	}
-	return doc, nil
+	return doc, slices.Sorted(maps.Keys(unset)), err
 }
 
 // errEvalTimeout is the cause of an evaluation that ran out of time.
 var errEvalTimeout = errors.New("evaluation timed out")
 
+// sandboxError is thrown by the stand-ins for host APIs.
+type sandboxError struct {
+	api string
+}
+
+func (e *sandboxError) Error() string {
+	return e.api + " is not available: " + sandboxHint
+}
+
 // installGlobals defines the CommonJS and Node.js names that ecosystem files
-// use and returns the module object.
-func installGlobals(vm *goja.Runtime, path string) *goja.Object {
+// use and returns the module object. It adds to unset the name of every
+// variable that the file reads from process.env without setting it first.
+func installGlobals(vm *goja.Runtime, path string, unset map[string]bool) *goja.Object {
 	module := vm.NewObject()
 	exports := vm.NewObject()
 	dir := filepath.Dir(path)
@@ -71,34 +91,51 @@ func installGlobals(vm *goja.Runtime, path string) *goja.Object {
 	must(vm.Set("exports", exports))
 	must(vm.Set("__filename", path))
 	must(vm.Set("__dirname", dir))
-
-	process := vm.NewObject()
-	must(process.Set("env", vm.NewObject()))
-	must(process.Set("cwd", func() string { return dir }))
-	must(vm.Set("process", process))
 	must(vm.Set("console", newConsole(vm)))
 
+	reject := func(api string) { panic(vm.NewGoError(&sandboxError{api: api})) }
+	process := vm.NewObject()
+	must(process.Set("env", emptyEnvironment(vm, unset)))
+	must(process.Set("cwd", func() string { return dir }))
+	for _, name := range []string{"binding", "dlopen", "exit"} {
+		must(process.Set(name, func(goja.FunctionCall) goja.Value { reject("process." + name); return nil }))
+	}
+	must(vm.Set("process", process))
+
 	must(vm.Set("require", func(call goja.FunctionCall) goja.Value {
-		panic(vm.NewGoError(fmt.Errorf("require(%q) is not available: %s",
-			call.Argument(0).String(), sandboxHint)))
+		reject(fmt.Sprintf("require(%q)", call.Argument(0).String()))
+		return nil
 	}))
-	for _, name := range []string{"fetch", "XMLHttpRequest", "WebSocket"} {
-		must(vm.Set(name, func(goja.FunctionCall) goja.Value {
-			panic(vm.NewGoError(fmt.Errorf("%s is not available: %s", name, sandboxHint)))
-		}))
+	must(vm.Set("fetch", func(goja.FunctionCall) goja.Value { reject("fetch"); return nil }))
+	for _, name := range []string{"XMLHttpRequest", "WebSocket"} {
+		must(vm.Set(name, func(goja.ConstructorCall) *goja.Object { reject(name); return nil }))
 	}
 	return module
+}
+
+// emptyEnvironment returns the empty process.env, which records in unset
+// each variable name that is read while it has no value.
+func emptyEnvironment(vm *goja.Runtime, unset map[string]bool) goja.Proxy {
+	return vm.NewProxy(vm.NewObject(), &goja.ProxyTrapConfig{
+		Get: func(target *goja.Object, property string, _ goja.Value) goja.Value {
+			value := target.Get(property)
+			if value == nil && variableName.MatchString(property) {
+				unset[property] = true
+			}
+			return value
+		},
+	})
 }
 
 // newConsole returns a console whose methods log at debug level.
 func newConsole(vm *goja.Runtime) *goja.Object {
 	console := vm.NewObject()
 	write := func(call goja.FunctionCall) goja.Value {
-		args := make([]any, len(call.Arguments))
+		args := make([]string, len(call.Arguments))
 		for i, arg := range call.Arguments {
 			args[i] = arg.String()
 		}
-		slog.Debug("ecosystem file console output", "text", fmt.Sprint(args...))
+		slog.Debug("ecosystem file console output", "text", strings.Join(args, " "))
 		return goja.Undefined()
 	}
 	for _, name := range []string{"log", "info", "warn", "error", "debug"} {
@@ -115,25 +152,33 @@ func must(err error) {
 	}
 }
 
-// stringify returns JSON.stringify(value).
-func stringify(vm *goja.Runtime, value goja.Value) (string, error) {
-	fn, ok := goja.AssertFunction(vm.Get("JSON").ToObject(vm).Get("stringify"))
-	if !ok {
-		return "", errors.New("JSON.stringify is not a function")
-	}
-	text, err := fn(goja.Undefined(), value)
+// exporter returns a function that returns JSON.stringify(module.exports),
+// or "" when that is undefined. It holds the module object and
+// JSON.stringify from before the file runs, so that the file cannot replace
+// them, and it reads module.exports inside JavaScript, where a getter that
+// loops is interrupted like the file itself.
+func exporter(vm *goja.Runtime, module *goja.Object) (func() (string, error), error) {
+	value, err := vm.RunString("(function (module, stringify) { return stringify(module.exports); })")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if goja.IsUndefined(text) {
-		return "", errors.New("module.exports is undefined or a function; " +
-			"assign an object with an apps list to module.exports")
+	fn, ok := goja.AssertFunction(value)
+	if !ok {
+		return nil, errors.New("the export helper is not a function")
 	}
-	return text.String(), nil
+	stringify := vm.Get("JSON").ToObject(vm).Get("stringify")
+
+	return func() (string, error) {
+		text, err := fn(goja.Undefined(), module, stringify)
+		if err != nil || goja.IsUndefined(text) {
+			return "", err
+		}
+		return text.String(), nil
+	}, nil
 }
 
 // esModuleSyntax matches the import and export statements of an ES module.
-var esModuleSyntax = regexp.MustCompile(`(?m)^\s*(import\s.+\sfrom\s|import\s*["']|export\s)`)
+var esModuleSyntax = regexp.MustCompile(`(?m)^\s*(import\s.+\sfrom\s|import\s*["']|export\s)|\bimport\s*\(`)
 
 func syntaxError(path string, src []byte, err error) error {
 	message := fmt.Sprintf("invalid JavaScript: %v; fix the syntax or convert the file to .json", err)
@@ -145,11 +190,14 @@ func syntaxError(path string, src []byte, err error) error {
 }
 
 // runError describes an exception or interruption of the evaluation, with
-// the line that raised it.
+// the line that raised it. An evaluation that ctx cancelled returns ctx's
+// cause instead of an *InvalidError.
 func runError(ctx context.Context, path string, err error) error {
 	invalid := &InvalidError{File: path, Err: err}
 	var (
 		interrupted *goja.InterruptedError
+		overflow    *goja.StackOverflowError
+		rejected    *sandboxError
 		exception   *goja.Exception
 	)
 	switch {
@@ -158,31 +206,21 @@ func runError(ctx context.Context, path string, err error) error {
 	case errors.As(err, &interrupted):
 		invalid.Message = fmt.Sprintf("evaluation did not finish within %s, as with an endless "+
 			"loop; make module.exports a plain object or convert the file to .json", EvalTimeout)
+	case errors.As(err, &overflow):
+		invalid.Line = exceptionLine(&overflow.Exception)
+		invalid.Message = fmt.Sprintf("call depth exceeded %d, as with endless recursion; "+
+			"make module.exports a plain object or convert the file to .json", maxCallDepth)
+	case errors.As(err, &exception) && errors.As(err, &rejected):
+		invalid.Line = exceptionLine(exception)
+		invalid.Message = rejected.Error()
 	case errors.As(err, &exception):
 		invalid.Line = exceptionLine(exception)
-		invalid.Message = exceptionMessage(exception)
+		invalid.Message = fmt.Sprintf("uncaught exception: %s; fix the file, which runs "+
+			"without Node.js modules or host APIs", exception.Value())
 	default:
 		invalid.Message = fmt.Sprintf("evaluation failed: %v", err)
 	}
 	return invalid
-}
-
-// exceptionMessage returns the message of a thrown Error, or the thrown
-// value as text.
-func exceptionMessage(exception *goja.Exception) string {
-	value := exception.Value()
-	if object, ok := value.(*goja.Object); ok {
-		if goErr, ok := object.Export().(error); ok {
-			return goErr.Error()
-		}
-	}
-	var overflow *goja.StackOverflowError
-	if errors.As(exception, &overflow) {
-		return fmt.Sprintf("call depth exceeded %d, as with endless recursion; "+
-			"make module.exports a plain object", maxCallDepth)
-	}
-	return fmt.Sprintf("uncaught exception: %s; fix the file, which runs without Node.js modules "+
-		"or host APIs", value)
 }
 
 // exceptionLine returns the line of the innermost JavaScript frame, or 0.

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 )
 
 // DefaultNodeMajor is the Node.js major version of the image of a Node.js
@@ -46,7 +48,7 @@ type Report struct {
 	App string
 	// Option is the key as written, such as watch.
 	Option string
-	// Reason says why and what to do instead.
+	// Reason is why the option is not translated and what to do instead.
 	Reason string
 }
 
@@ -74,7 +76,7 @@ func Translate(eco *Ecosystem, opts Options) (*Result, error) {
 		return nil, withFile(err, eco.Path)
 	}
 
-	result := &Result{Reports: topLevelReports(eco.Extra)}
+	result := &Result{Reports: topLevelReports(eco)}
 	services := make([]*service, 0, len(eco.Apps))
 	owners := map[string]string{}
 	for _, app := range eco.Apps {
@@ -83,12 +85,9 @@ func Translate(eco *Ecosystem, opts Options) (*Result, error) {
 		if err != nil {
 			return nil, withFile(err, eco.Path)
 		}
-		if owner, taken := owners[svc.name]; taken {
-			return nil, withFile(appError(app.Name, "name becomes the service name %s, which app %s "+
-				"already has; give the apps names that differ in more than case and punctuation",
-				svc.name, owner), eco.Path)
+		if err := claimNames(owners, app.Name, svc.name, t.envFiles); err != nil {
+			return nil, withFile(err, eco.Path)
 		}
-		owners[svc.name] = app.Name
 		services = append(services, svc)
 		result.EnvFiles = append(result.EnvFiles, t.envFiles...)
 		result.Reports = append(result.Reports, t.reports...)
@@ -99,6 +98,23 @@ func Translate(eco *Ecosystem, opts Options) (*Result, error) {
 		return nil, err
 	}
 	return result, nil
+}
+
+// claimNames records the service name and env file names of app in owners,
+// and returns an error naming the other app when one of them is taken.
+func claimNames(owners map[string]string, app, service string, files []EnvFile) error {
+	names := []string{"service name " + service}
+	for _, file := range files {
+		names = append(names, "env file name "+file.Name)
+	}
+	for _, name := range names {
+		if owner, exists := owners[name]; exists {
+			return appError(app, "name becomes the %s, which app %s already has; "+
+				"give the apps names that differ in more than case and punctuation", name, owner)
+		}
+		owners[name] = app
+	}
+	return nil
 }
 
 func withFile(err error, path string) error {
@@ -168,11 +184,17 @@ func (t *appTranslator) reportUnhandled() {
 	}
 }
 
-// topLevelReports reports the top-level keys other than apps.
-func topLevelReports(extra map[string]any) []Report {
+// topLevelReports reports the top-level keys other than apps, and the
+// variables that a JavaScript file read from its empty process.env.
+func topLevelReports(eco *Ecosystem) []Report {
 	var reports []Report
-	for _, key := range slices.Sorted(maps.Keys(extra)) {
-		if isInert(extra[key]) {
+	for _, name := range eco.UnsetVariables {
+		reports = append(reports, Report{Option: "process.env." + name, Reason: "the file read " +
+			name + ", which is unset because the import evaluates it with an empty process.env; " +
+			"write the value PM2 read from the shell into env or an env_NAME block"})
+	}
+	for _, key := range slices.Sorted(maps.Keys(eco.Extra)) {
+		if isInert(eco.Extra[key]) {
 			continue
 		}
 		reason := "clusterctl has no equivalent of this top-level key"
@@ -183,4 +205,21 @@ func topLevelReports(extra map[string]any) []Report {
 		reports = append(reports, Report{Option: key, Reason: reason})
 	}
 	return reports
+}
+
+// serviceNameInvalid matches the characters that a service name may not
+// contain: Docker Compose allows [a-zA-Z0-9._-], and clusterctl lowercases
+// names because they become DNS names and container name prefixes.
+var serviceNameInvalid = regexp.MustCompile(`[^a-z0-9._-]+`)
+
+// serviceName turns a PM2 app name into a compose service name: lowercase,
+// with every run of other characters replaced by one dash, and starting
+// and ending with a letter or digit. A name with neither becomes "app".
+func serviceName(app string) string {
+	name := serviceNameInvalid.ReplaceAllString(strings.ToLower(app), "-")
+	name = strings.Trim(name, "-._")
+	if name == "" {
+		return "app"
+	}
+	return name
 }

@@ -230,7 +230,7 @@ func envValue(value any) (string, error) {
 	}
 }
 
-// isInert reports whether value leaves a PM2 option off: null, false, an
+// isInert reports whether value leaves a PM2 option off: null, false, 0, an
 // empty string, list or object. Such an option needs no translation.
 func isInert(value any) bool {
 	switch v := value.(type) {
@@ -238,6 +238,9 @@ func isInert(value any) bool {
 		return true
 	case bool:
 		return !v
+	case json.Number:
+		f, err := v.Float64()
+		return err == nil && f == 0
 	case string:
 		return strings.TrimSpace(v) == ""
 	case []any:

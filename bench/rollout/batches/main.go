@@ -15,10 +15,10 @@
 // to the first created event, and span the time from the first event to
 // the last, so span = before + the sum of every ready and after.
 //
-// "steps" splits a batch further: its window runs from its first created
-// event to the next batch's first created event (for the final batch, to
-// the last event), and each kind of event of the batch's slots in that
-// window, old and new instances alike, is one step. A step's time is its
+// "steps" splits a batch further. Its window runs from its first created
+// event to the next batch's first created event, or to the last event for
+// the final batch. Each kind of event of the batch's slots in that window,
+// old and new instances alike, is one step. A step's time is its
 // last event of that kind, steps are in time order, and each one's seconds
 // count from the previous step.
 // A created event is emitted once ContainerCreate returned, so the create

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -27,7 +26,8 @@ func parseFlags(args []string) (config, error) {
 	var cfg config
 	var rawURL string
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	var usage strings.Builder
+	fs.SetOutput(&usage)
 	fs.StringVar(&rawURL, "url", "", "target URL, http only; its host must be a loopback address or the -allow-host name")
 	fs.StringVar(&cfg.allowHost, "allow-host", "", "one single-label host name, such as a service name on your own Docker network, allowed as the target host")
 	fs.IntVar(&cfg.clients, "clients", 16, "number of keep-alive clients, each with one request in flight at a time")
@@ -35,7 +35,12 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.stopFile, "stop-file", "", "path whose appearance stops the load, polled every 20ms")
 	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "deadline of one request, from dial to the end of the response body")
 	if err := fs.Parse(args); err != nil {
-		return cfg, fmt.Errorf("%w (flags: -url, -allow-host, -clients, -duration, -stop-file, -timeout)", err)
+		// The flag set has written the error, unless it is flag.ErrHelp,
+		// and then the flags' usage to usage.
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, fmt.Errorf("%w\n%s", err, usage.String())
+		}
+		return cfg, errors.New(strings.TrimSpace(usage.String()))
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q: every setting is a flag", fs.Arg(0))
@@ -78,7 +83,7 @@ func checkTarget(rawURL, allowHost string) (*url.URL, error) {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return u, nil
 	}
-	return nil, fmt.Errorf("rejected -url %q: host %s is not a loopback address; use 127.0.0.1, ::1 or localhost, "+
+	return nil, fmt.Errorf("rejected -url %q: host %s is not a loopback address. Use 127.0.0.1, ::1 or localhost, "+
 		"or name a host on your own Docker network with -allow-host", rawURL, host)
 }
 

@@ -74,7 +74,7 @@ func TestGenerate_CountsFailures(t *testing.T) {
 	t.Parallel()
 	var served atomic.Int64
 	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		// Every third response is a 503, so the run sees both outcomes.
+		// Every third response is a 503, so the run gets both outcomes.
 		if served.Add(1)%3 == 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}

@@ -24,6 +24,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -35,9 +37,14 @@ func main() {
 }
 
 // run parses the flags, generates the load and prints the result. It
-// returns the process exit code: 0, or 2 for invalid flags.
+// returns the process exit code: 0, 1 when the result cannot be written,
+// or 2 for invalid flags.
 func run() int {
 	cfg, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, err)
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		return 2
