@@ -60,8 +60,8 @@ func TestRollout_V1ToV2UnderLoad(t *testing.T) {
 func checkReplacedTelemetry(t testing.TB, col *collector, project string, count int) error {
 	ids := col.instanceIDsByVersion(t, project)
 	if len(ids["v1"]) < count || len(ids["v2"]) < count {
-		return fmt.Errorf("telemetry from %d v1 and %d v2 service.instance.id values, want %d of each",
-			len(ids["v1"]), len(ids["v2"]), count)
+		return fmt.Errorf("telemetry from %d v1 and %d v2 service.instance.id values, want %d of each (all: %v)",
+			len(ids["v1"]), len(ids["v2"]), count, ids)
 	}
 	for id := range ids["v2"] {
 		if ids["v1"][id] {

@@ -290,11 +290,12 @@ count_running() {
 	docker ps -q --filter "label=$filter" | xargs -r docker inspect -f '{{.Image}}' | grep -c "^$image_id\$" || true
 }
 
-# record writes one tool's row: instances, rollout seconds, and the v2 instances at the end.
+# record writes one tool's row: instances, rollout seconds, the v2 instances at the end, and
+# the rollout command's exit status.
 record() {
-	local tool=$1 instances=$2 rollout=$3 on_v2=$4
-	printf '%s %s %s\n' "$instances" "$rollout" "$on_v2" >"$work/row-$tool"
-	echo "$tool: rollout ${rollout}s, $(jq -c '{requests, errors, non2xx}' "$work/result-$tool.json")" >&2
+	local tool=$1 instances=$2 rollout=$3 on_v2=$4 status=$5
+	printf '%s %s %s %s\n' "$instances" "$rollout" "$on_v2" "$status" >"$work/row-$tool"
+	echo "$tool: rollout ${rollout}s (exit $status), $(jq -c '{requests, errors, non2xx}' "$work/result-$tool.json")" >&2
 }
 
 # time_noop_up prints the shortest of 3 runs of `clusterctl up` with nothing to change.
@@ -309,7 +310,7 @@ time_noop_up() {
 }
 
 run_clusterctl() {
-	local name=$run_id-cc file=$work/clusterctl.yaml log=$work/clusterctl.log port start rollout
+	local name=$run_id-cc file=$work/clusterctl.yaml log=$work/clusterctl.log port start rollout status=0
 	port=$(free_port)
 	filters+=("io.clusterctl.project=$name")
 	write_file "$file" "$port" clusterctl
@@ -318,14 +319,21 @@ run_clusterctl() {
 	start_host_load clusterctl "$port"
 	switch_to_v2 "$file"
 	start=$(now)
-	"$clusterctl" -f "$file" -p "$name" --progress json up 2>"$work/events.jsonl" ||
-		fail "clusterctl up v2" "$work/events.jsonl"
+	"$clusterctl" -f "$file" -p "$name" --progress json up 2>"$work/events.jsonl" || status=$?
 	rollout=$(seconds_since "$start")
 	stop_host_load clusterctl
-	"$work/batches" -service web -parallelism "$PARALLELISM" <"$work/events.jsonl" >"$work/batches.json" ||
-		fail "batches" "$work/events.jsonl"
-	record clusterctl "$INSTANCES" "$rollout" "$(count_running "io.clusterctl.project=$name" "$v2_id")"
-	time_noop_up "$file" "$name" >"$work/noop-seconds"
+	record clusterctl "$INSTANCES" "$rollout" "$(count_running "io.clusterctl.project=$name" "$v2_id")" "$status"
+	if ((status != 0)); then
+		{
+			echo "clusterctl up exited $status; its last events:"
+			tail -n 5 "$work/events.jsonl"
+		} >"$work/errors-clusterctl"
+	elif ! "$work/batches" -service web -parallelism "$PARALLELISM" <"$work/events.jsonl" >"$work/batches.json" \
+		2>"$work/errors-clusterctl"; then
+		rm -f "$work/batches.json"
+	else
+		time_noop_up "$file" "$name" >"$work/noop-seconds"
+	fi
 	"$clusterctl" -f "$file" -p "$name" down >>"$log" 2>&1 || echo "bench/rollout: clusterctl down failed" >&2
 }
 
@@ -334,7 +342,7 @@ compose_healthy() {
 }
 
 run_compose() {
-	local name=$run_id-co file=$work/compose.yaml log=$work/compose.log port start rollout
+	local name=$run_id-co file=$work/compose.yaml log=$work/compose.log port start rollout status=0
 	if ((${#compose[@]} == 0)); then
 		echo "compose: skipped, neither docker compose nor docker-compose is installed" >&2
 		return
@@ -348,10 +356,16 @@ run_compose() {
 	start_host_load compose "$port"
 	switch_to_v2 "$file"
 	start=$(now)
-	"${compose[@]}" -p "$name" -f "$file" up -d >>"$log" 2>&1 || fail "compose up v2" "$log"
+	"${compose[@]}" -p "$name" -f "$file" up -d >>"$log" 2>&1 || status=$?
 	rollout=$(seconds_since "$start")
 	stop_host_load compose
-	record compose 1 "$rollout" "$(count_running "com.docker.compose.project=$name" "$v2_id")"
+	record compose 1 "$rollout" "$(count_running "com.docker.compose.project=$name" "$v2_id")" "$status"
+	if ((status != 0)); then
+		{
+			echo "compose up -d exited $status; its last output:"
+			tail -n 5 "$log"
+		} >"$work/errors-compose"
+	fi
 	"${compose[@]}" -p "$name" -f "$file" down >>"$log" 2>&1 || echo "bench/rollout: compose down failed" >&2
 }
 
@@ -394,8 +408,14 @@ swarm_update_status() {
 
 load_container_started() { docker logs "$run_id-load" 2>&1 | grep -q "first response"; }
 
+# swarm_task_errors prints the service's tasks that report an error, with the error.
+swarm_task_errors() {
+	docker service ps --no-trunc --format '{{if .Error}}{{.Name}} {{.CurrentState}}: {{.Error}}{{end}}' "$swarm_service" |
+		grep -v '^$' || true
+}
+
 run_swarm() {
-	local log=$work/swarm.log start rollout
+	local log=$work/swarm.log start rollout status=0
 	join_swarm || return 0
 	swarm_net=$run_id-net
 	filters+=("io.clusterctl.bench=$run_id")
@@ -413,24 +433,31 @@ run_swarm() {
 	wait_for 30 load_container_started || fail "load container" <(docker logs "$run_id-load" 2>&1)
 	start=$(now)
 	docker service update --detach=false --quiet --image "$v2_id" --no-resolve-image "$swarm_service" >>"$log" 2>&1 ||
-		fail "docker service update" "$log"
+		status=$?
 	rollout=$(seconds_since "$start")
 	sleep "$SETTLE"
 	swarm_update_status
 	docker stop -t 30 "$run_id-load" >/dev/null
 	docker logs "$run_id-load" >"$work/result-swarm.json" 2>"$work/load-swarm.log"
-	record swarm "$INSTANCES" "$rollout" "$(count_running "com.docker.swarm.service.name=$swarm_service" "$v2_id")"
+	record swarm "$INSTANCES" "$rollout" "$(count_running "com.docker.swarm.service.name=$swarm_service" "$v2_id")" "$status"
+	if ((status != 0)); then
+		{
+			echo "docker service update exited $status: $(tail -n 1 "$log")"
+			swarm_task_errors
+		} >"$work/errors-swarm"
+	fi
 }
 
 # row prints one tool's line of the table.
 row() {
-	local tool=$1 instances rollout on_v2 result=$work/result-$1.json sum="-" ratio="-"
+	local tool=$1 instances rollout on_v2 status result=$work/result-$1.json sum="-" ratio="-"
 	[[ -f $work/row-$tool ]] || return 0
-	read -r instances rollout on_v2 <"$work/row-$tool"
-	if [[ $tool == clusterctl ]]; then
+	read -r instances rollout on_v2 status <"$work/row-$tool"
+	if [[ $tool == clusterctl && -f $work/batches.json ]]; then
 		sum=$(jq -r '.ready_sum * 1000 | round / 1000' "$work/batches.json")
 		ratio=$(awk -v a="$rollout" -v b="$sum" 'BEGIN { printf "%.2f", a / b }')
 	fi
+	((status == 0)) || rollout="$rollout (failed, exit $status)"
 	printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n" "$tool" "$instances" "$on_v2" \
 		"$(jq -r '"\(.errors + .non2xx) (\(.errors)+\(.non2xx))"' "$result")" \
 		"$(jq -r '.failure_window * 1000 | round / 1000' "$result")" "$(jq -r .requests "$result")" \
@@ -439,10 +466,14 @@ row() {
 
 # verdict prints whether clusterctl met its target.
 verdict() {
-	local failed rollout sum
+	local failed rollout sum status
 	[[ -f $work/row-clusterctl ]] || return 0
+	read -r _ rollout _ status <"$work/row-clusterctl"
+	if [[ $status != 0 || ! -f $work/batches.json ]]; then
+		echo "clusterctl target: not met, the rollout exited $status or its events have no complete batch"
+		return 0
+	fi
 	failed=$(jq '.errors + .non2xx' "$work/result-clusterctl.json")
-	read -r _ rollout _ <"$work/row-clusterctl"
 	sum=$(jq .ready_sum "$work/batches.json")
 	awk -v f="$failed" -v r="$rollout" -v s="$sum" 'BEGIN {
 		printf "clusterctl target: zero failed requests: %s; rollout / batch ready sum <= 1.3: %s (%.2f)\n",
@@ -453,7 +484,7 @@ verdict() {
 # breakdown prints where clusterctl's rollout time went, from its events.
 breakdown() {
 	local rollout
-	[[ -f $work/row-clusterctl ]] || return 0
+	[[ -f $work/batches.json ]] || return 0
 	read -r _ rollout _ <"$work/row-clusterctl"
 	echo
 	echo "clusterctl rollout from its events, seconds (ready: first created to last ready of the batch;"
@@ -472,10 +503,14 @@ breakdown() {
 	echo "  the file, the project lock, reading the engine's state): $(cat "$work/noop-seconds")"
 }
 
-# failures prints the first failed requests of each tool that had any.
+# failures prints what each failed rollout left, and the first failed requests of each tool
+# that had any.
 failures() {
 	local tool
 	for tool in clusterctl compose swarm; do
+		if [[ -s $work/errors-$tool ]]; then
+			sed '1s/^/'"$tool"': /; 2,$s/^/  /' "$work/errors-$tool"
+		fi
 		[[ -f $work/result-$tool.json ]] || continue
 		jq -r --arg tool "$tool" 'select(.first_failures) | "\($tool) first failed requests:", (.first_failures[:3][] | "  \(.time) \(.error)")' \
 			"$work/result-$tool.json"

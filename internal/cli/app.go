@@ -117,7 +117,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			upCommand(), rolloutCommand(), scaleCommand(), psCommand(), logsCommand(), downCommand(),
-			describeCommand(), monitCommand(), configCommand(), versionCommand(),
+			describeCommand(), monitCommand(), importCommand(), configCommand(), versionCommand(),
 			frontDoorCommand(), probeCommand(), lockCommand(),
 		},
 	}

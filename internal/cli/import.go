@@ -7,14 +7,17 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/clusterctl/clusterctl/internal/pm2import"
 )
 
-// importPM2Help is the description of clusterctl import pm2.
-var importPM2Help = fmt.Sprintf(`Reads a PM2 ecosystem file (.json, .yaml, .yml, .js or .cjs) and prints a compose file in which
+// importPM2Help is the description of clusterctl import pm2. The raw
+// string starts on its own line, so its first newline is trimmed.
+var importPM2Help = strings.TrimPrefix(fmt.Sprintf(`
+Reads a PM2 ecosystem file (.json, .yaml, .yml, .js or .cjs) and prints a compose file in which
 every app is a service, every PM2 instance a container, and the PM2 settings that compose lacks
 are under x-clusterctl. Fork and cluster mode both run one container per instance; a PORT set in
 env is published on 127.0.0.1 through the service's front door.
@@ -31,13 +34,15 @@ Environments: an app without env_NAME blocks gets env as its environment. An app
 env files beside the compose file (the directory of -o, else the current directory):
 SERVICE.env with env, and SERVICE.NAME.env with env merged with env_NAME. PM2_ENV=NAME selects
 one at up, as pm2 start --env NAME does, e.g. PM2_ENV=production clusterctl up, or a PM2_ENV
-line in the .env file. Existing env files are kept unless --force is given.
+line in the .env file. Env files get mode 0600, and the command fails rather than overwrite an
+existing one, unless --force is given.
 
 Every option that is not translated is reported on stderr, one line each:
   app NAME: option KEY is not translated: REASON
+  ecosystem file: option KEY is not translated: REASON    (top-level keys and process.env reads)
 Reports do not change the exit code. An invalid ecosystem file exits with code 2.
 
-`, pm2import.EvalTimeout, pm2import.DefaultNodeMajor)
+`, pm2import.EvalTimeout, pm2import.DefaultNodeMajor), "\n")
 
 func importCommand() *cli.Command {
 	return &cli.Command{

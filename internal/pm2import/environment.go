@@ -158,7 +158,8 @@ func portOf(blocks map[string][]envVar) (int, string) {
 	ports := map[string]int{}
 	for name, vars := range blocks {
 		for _, v := range vars {
-			if n, err := strconv.Atoi(strings.TrimSpace(v.value)); v.key == "PORT" && err == nil && n > 0 && n < 65536 {
+			n, err := strconv.Atoi(strings.TrimSpace(v.value))
+			if v.key == "PORT" && err == nil && n > 0 && n < 65536 {
 				ports[name] = n
 			}
 		}

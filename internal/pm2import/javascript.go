@@ -24,8 +24,8 @@ const EvalTimeout = 2 * time.Second
 const maxCallDepth = 1000
 
 // sandboxHint ends every message about a host API that the file called.
-const sandboxHint = "clusterctl evaluates ecosystem files without file, network or module access; " +
-	"inline the values or convert the file to .json"
+const sandboxHint = "clusterctl evaluates ecosystem files without file, network or module " +
+	"access; inline the values or convert the file to .json"
 
 // evalJavaScript runs src as a CommonJS module and returns module.exports
 // as a JSON-shaped value, and the sorted names of the variables that the
@@ -98,7 +98,10 @@ func installGlobals(vm *goja.Runtime, path string, unset map[string]bool) *goja.
 	must(process.Set("env", emptyEnvironment(vm, unset)))
 	must(process.Set("cwd", func() string { return dir }))
 	for _, name := range []string{"binding", "dlopen", "exit"} {
-		must(process.Set(name, func(goja.FunctionCall) goja.Value { reject("process." + name); return nil }))
+		must(process.Set(name, func(goja.FunctionCall) goja.Value {
+			reject("process." + name)
+			return nil
+		}))
 	}
 	must(vm.Set("process", process))
 
@@ -178,7 +181,8 @@ func exporter(vm *goja.Runtime, module *goja.Object) (func() (string, error), er
 }
 
 // esModuleSyntax matches the import and export statements of an ES module.
-var esModuleSyntax = regexp.MustCompile(`(?m)^\s*(import\s.+\sfrom\s|import\s*["']|export\s)|\bimport\s*\(`)
+var esModuleSyntax = regexp.MustCompile(
+	`(?m)^\s*(import\s.+\sfrom\s|import\s*["']|export\s)|\bimport\s*\(`)
 
 func syntaxError(path string, src []byte, err error) error {
 	message := fmt.Sprintf("invalid JavaScript: %v; fix the syntax or convert the file to .json", err)

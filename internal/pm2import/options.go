@@ -249,46 +249,60 @@ func numericID(value any) (string, bool) {
 	}
 }
 
+// Reasons shared by several options in unsupportedReasons.
+const (
+	reasonWatch   = "clusterctl does not watch files"
+	reasonLogFile = "the engine stores each instance's output; read it with clusterctl logs SERVICE"
+	reasonMonitor = "PM2's monitoring has no equivalent; clusterctl injects OpenTelemetry " +
+		"settings instead"
+	// The delay is Docker's, as its restart policy documentation states.
+	reasonRestartDelay = "the engine restarts a crashed container after its own delay, " +
+		"which starts at 100 ms and doubles"
+)
+
 // unsupportedReasons explains, for PM2 options that clusterctl has no
 // equivalent of, what to do instead.
 var unsupportedReasons = map[string]string{
-	"watch":         "clusterctl does not restart on file changes; run clusterctl rollout restart SERVICE after a change",
-	"ignore_watch":  "clusterctl does not watch files",
-	"watch_delay":   "clusterctl does not watch files",
-	"watch_options": "clusterctl does not watch files",
+	"watch": "clusterctl does not restart on file changes; run clusterctl rollout restart " +
+		"SERVICE after a change",
+	"ignore_watch":  reasonWatch,
+	"watch_delay":   reasonWatch,
+	"watch_options": reasonWatch,
 	"cron_restart": "clusterctl has no scheduled restart; run clusterctl rollout restart SERVICE " +
 		"from cron or a systemd timer",
 	"increment_var": "clusterctl sets no per-instance counter; add the instance_var value " +
 		"(the slot, 0 to N-1) to the base value in the app",
 	"source_map_support":         "pass --enable-source-maps in node_args instead",
 	"disable_source_map_support": "Node.js applies no source maps without --enable-source-maps",
-	"out_file":                   "the engine stores each instance's output; read it with clusterctl logs SERVICE",
-	"error_file":                 "the engine stores each instance's output; read it with clusterctl logs SERVICE",
-	"log_file":                   "the engine stores each instance's output; read it with clusterctl logs SERVICE",
-	"log":                        "the engine stores each instance's output; read it with clusterctl logs SERVICE",
-	"pid_file":                   "the process runs in its container, so no PID file is written on the host",
+	"out_file":                   reasonLogFile,
+	"error_file":                 reasonLogFile,
+	"log_file":                   reasonLogFile,
+	"log":                        reasonLogFile,
+	"pid_file": "the process runs in its container, so no PID file is written on " +
+		"the host",
 	"log_date_format": "clusterctl logs --timestamps prefixes each line with the engine's " +
 		"RFC 3339 time; PM2's date format is not applied",
-	"time":     "clusterctl logs --timestamps prefixes each line with the engine's RFC 3339 time",
-	"log_type": "the engine stores output lines as written; PM2's JSON log format is not applied",
-	"restart_delay": "the engine restarts a crashed container after its own delay, " +
-		"which starts at 100 ms and doubles",
-	"exp_backoff_restart_delay": "the engine restarts a crashed container after its own delay, " +
-		"which starts at 100 ms and doubles",
+	"time": "clusterctl logs --timestamps prefixes each line with the engine's " +
+		"RFC 3339 time",
+	"log_type": "the engine stores output lines as written; PM2's JSON log format " +
+		"is not applied",
+	"restart_delay":             reasonRestartDelay,
+	"exp_backoff_restart_delay": reasonRestartDelay,
 	"shutdown_with_message": "a container stops with a signal, so the service gets SIGINT " +
 		"instead of a shutdown message",
 	"namespace": "clusterctl groups services by project; pass the namespace as -p NAME",
 	"vizion":    "PM2's version control metadata has no clusterctl equivalent",
 	"post_update": "PM2's update commands have no clusterctl equivalent; run them before " +
 		"clusterctl up",
-	"force":              "clusterctl names each instance after its slot, so an app never starts twice",
+	"force": "clusterctl names each instance after its slot, so an app never " +
+		"starts twice",
 	"append_env_to_name": "a service keeps its name whatever PM2_ENV selects",
 	"kill_retry_time":    "the engine sends SIGKILL once, after stop_grace_period",
-	"pmx":                "PM2's monitoring has no equivalent; clusterctl injects OpenTelemetry settings instead",
-	"automation":         "PM2's monitoring has no equivalent; clusterctl injects OpenTelemetry settings instead",
-	"trace":              "PM2's monitoring has no equivalent; clusterctl injects OpenTelemetry settings instead",
-	"disable_trace":      "PM2's monitoring has no equivalent; clusterctl injects OpenTelemetry settings instead",
-	"deep_monitoring":    "PM2's monitoring has no equivalent; clusterctl injects OpenTelemetry settings instead",
+	"pmx":                reasonMonitor,
+	"automation":         reasonMonitor,
+	"trace":              reasonMonitor,
+	"disable_trace":      reasonMonitor,
+	"deep_monitoring":    reasonMonitor,
 }
 
 // unsupportedReason returns why key is not translated.

@@ -80,7 +80,8 @@ func Translate(eco *Ecosystem, opts Options) (*Result, error) {
 	services := make([]*service, 0, len(eco.Apps))
 	owners := map[string]string{}
 	for _, app := range eco.Apps {
-		t := &appTranslator{app: app, eco: eco, opts: opts, variants: variants, handled: map[string]bool{}}
+		t := &appTranslator{app: app, eco: eco, opts: opts, variants: variants,
+			handled: map[string]bool{}}
 		svc, err := t.translate()
 		if err != nil {
 			return nil, withFile(err, eco.Path)
