@@ -290,12 +290,15 @@ func (f *fakeEngine) countBusySlots() {
 	f.maxBusySlots = max(f.maxBusySlots, busy)
 }
 
-// Events returns a stream that ends when ctx does.
-func (f *fakeEngine) Events(ctx context.Context, _ events.ListOptions) (<-chan events.Message, <-chan error) {
+// Events returns a stream without events that ends at once when opts has
+// an end time, else when ctx does.
+func (f *fakeEngine) Events(ctx context.Context, opts events.ListOptions) (<-chan events.Message, <-chan error) {
 	errs := make(chan error, 1)
 	go func() {
-		<-ctx.Done()
-		errs <- ctx.Err()
+		if opts.Until == "" {
+			<-ctx.Done()
+		}
+		errs <- io.EOF
 	}()
 	return make(chan events.Message), errs
 }

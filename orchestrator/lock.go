@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -21,6 +23,8 @@ var ErrLocked = errors.New("project locked")
 const (
 	labelLockHolder = "io.clusterctl.lock.holder"
 	labelLockSince  = "io.clusterctl.lock.since"
+	labelLockPID    = "io.clusterctl.lock.pid"
+	labelLockHost   = "io.clusterctl.lock.host"
 	// RoleLock marks the container that holds a project's lock.
 	RoleLock = "lock"
 )
@@ -58,6 +62,7 @@ func (o *Orchestrator) Acquire(ctx context.Context, project, command string) (*L
 		Labels: map[string]string{
 			LabelProject: project, LabelRole: RoleLock,
 			labelLockHolder: holder, labelLockSince: time.Now().UTC().Format(time.RFC3339),
+			labelLockPID: strconv.Itoa(os.Getpid()), labelLockHost: hostname(),
 		},
 	}
 	host := &container.HostConfig{AutoRemove: true, ReadonlyRootfs: true, CapDrop: []string{"ALL"}, NetworkMode: "none"}
@@ -110,14 +115,15 @@ func (o *Orchestrator) checkStaleLock(ctx context.Context, project string) error
 	if err != nil {
 		return fmt.Errorf("inspect lock of %s: %w", project, err)
 	}
-	if info.State.Running {
+	if info.State.Running && !holderGone(info.Config.Labels) {
 		labels := info.Config.Labels
 		return fmt.Errorf("%w: project %q is locked by %s since %s; wait until that command ends "+
 			"(the lock is released when its process exits, even when it is killed)",
 			ErrLocked, project, labels[labelLockHolder], labels[labelLockSince])
 	}
-	// A lock container that exited belongs to a process that is gone. The
-	// engine may be removing it already, which is a conflict to wait out.
+	// A lock container that exited, or whose holder on this host is gone
+	// before the engine noticed, belongs to no one. The engine may be
+	// removing it already, which is a conflict to wait out.
 	err = o.Engine.ContainerRemove(ctx, info.ID, removeForce)
 	if err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
 		return fmt.Errorf("remove stale lock of %s: %w", project, err)
@@ -125,19 +131,37 @@ func (o *Orchestrator) checkStaleLock(ctx context.Context, project string) error
 	return nil
 }
 
-// Release frees the lock by closing the lock container's input: the
-// container exits and removes itself, without this process waiting for it.
-func (l *Lock) Release(context.Context) error {
-	if err := l.attach.CloseWrite(); err != nil {
-		l.attach.Close()
+// Release frees the lock: it closes the lock container's input and removes
+// the container, so that nothing of the command is left on the engine when
+// it returns.
+func (l *Lock) Release(ctx context.Context) error {
+	_ = l.attach.CloseWrite()
+	l.attach.Close()
+	err := l.o.Engine.ContainerRemove(context.WithoutCancel(ctx), l.id, removeForce)
+	if err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
 		return fmt.Errorf("release lock: %w", err)
 	}
-	l.attach.Close()
 	return nil
 }
 
-func lockHolder(command string) string {
+// holderGone reports whether a lock's holder ran on this host and its
+// process no longer exists. The engine notices a killed holder's closed
+// connection only after a moment; this check does not wait for that.
+func holderGone(labels map[string]string) bool {
+	pid, err := strconv.Atoi(labels[labelLockPID])
+	if err != nil || labels[labelLockHost] != hostname() || pid == os.Getpid() {
+		return false
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+func hostname() string {
 	host, _ := os.Hostname()
+	return host
+}
+
+func lockHolder(command string) string {
+	host := hostname()
 	name := "unknown user"
 	if u, err := user.Current(); err == nil {
 		name = u.Username

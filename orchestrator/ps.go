@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 )
 
@@ -58,6 +59,9 @@ func (o *Orchestrator) PS(ctx context.Context, project string, services []string
 			info, err := o.Engine.ContainerInspect(ctx, c.ID)
 			mu.Lock()
 			defer mu.Unlock()
+			if errdefs.IsNotFound(err) {
+				return // removed since the list was taken
+			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("inspect %s: %w", c.Name, err))
 				return

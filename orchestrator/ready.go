@@ -2,12 +2,16 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
 
 	"github.com/clusterctl/clusterctl/compose"
 )
@@ -145,8 +149,12 @@ func crashReason(info container.InspectResponse) string {
 	switch {
 	case state.OOMKilled:
 		return fmt.Sprintf("was killed for exceeding its memory limit (OOMKilled, exit code %d)", state.ExitCode)
-	case state.Restarting || info.RestartCount > 0:
+	case state.Restarting:
 		return fmt.Sprintf("exited with code %d and is restarting (restart %d)", state.ExitCode, info.RestartCount)
+	case info.RestartCount > 0:
+		// The engine resets the exit code when the container runs again;
+		// describeCrash reads the code from the engine's events.
+		return fmt.Sprintf("exited and was restarted (restart %d)", info.RestartCount)
 	case state.Status == "exited" || state.Status == "dead":
 		return fmt.Sprintf("exited with code %d", state.ExitCode)
 	}
@@ -189,9 +197,39 @@ func lastHealthOutput(h *container.Health) string {
 }
 
 func (o *Orchestrator) instanceError(ctx context.Context, svc *compose.Service, inst created, reason, health string) error {
+	if code, ok := o.lastExitCode(ctx, inst.ID); ok && strings.HasPrefix(reason, "exited and was restarted") {
+		reason = fmt.Sprintf("exited with code %d and was restarted%s", code, strings.TrimPrefix(reason, "exited and was restarted"))
+	}
 	return &InstanceError{
 		Service: svc.Name, Slot: inst.Slot, Name: inst.Name, Reason: reason, Health: health,
 		Logs: o.lastLogs(context.WithoutCancel(ctx), inst.ID, logTail),
+	}
+}
+
+// lastExitCode reads the exit code of a container's last exit from the
+// engine's die events, which keep it after a restart.
+func (o *Orchestrator) lastExitCode(ctx context.Context, id string) (int, bool) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	messages, errs := o.Engine.Events(ctx, events.ListOptions{
+		Since: "0", Until: strconv.FormatInt(time.Now().Unix()+1, 10),
+		Filters: filters.NewArgs(filters.Arg("container", id), filters.Arg("event", string(events.ActionDie))),
+	})
+	code, found := 0, false
+	for {
+		select {
+		case msg := <-messages:
+			if n, err := strconv.Atoi(msg.Actor.Attributes["exitCode"]); err == nil {
+				code, found = n, true
+			}
+		case err := <-errs:
+			// The stream ends with io.EOF at the end time, or with the error
+			// that cut it short; either way the codes read so far stand.
+			if err != nil && !errors.Is(err, io.EOF) {
+				o.logger().Debug("read die events", "container", shortID(id), "err", err)
+			}
+			return code, found
+		}
 	}
 }
 

@@ -157,8 +157,9 @@ func (r *upRun) replaceSlot(ctx context.Context, svc *service, tmpl *Template, s
 	if err == nil {
 		err = r.o.waitReady(ctx, r.p, svc.Service, inst)
 	}
+	swapOld := update.Order != OrderStopFirst && old != nil
 	if err == nil {
-		err = r.addToRotation(ctx, svc, inst)
+		err = r.swapInRotation(ctx, svc, inst, old, swapOld)
 	}
 	if err != nil {
 		span.SetStatus(codes.Error, firstLine(err))
@@ -169,10 +170,45 @@ func (r *upRun) replaceSlot(ctx context.Context, svc *service, tmpl *Template, s
 	// The slot is served by the new instance now; an interruption from
 	// here on keeps it rather than removing it.
 	r.untrack(inst.ID)
-	if update.Order != OrderStopFirst && old != nil {
-		return rep, r.retire(ctx, svc, old)
+	if swapOld {
+		return rep, r.o.stopInstance(ctx, r.p.Name, svc.Name, old.Slot, old.ID, old.Name)
 	}
 	return rep, nil
+}
+
+// swapInRotation adds a ready new instance to its front door and, when
+// swapOld is set, takes the old instance of the slot out in the same
+// update: one push, after which the old instance's requests drain.
+func (r *upRun) swapInRotation(ctx context.Context, svc *service, inst created, old *ObservedContainer, swapOld bool) error {
+	rot, ok := r.doors[svc.Name]
+	if !ok {
+		if swapOld {
+			r.markRetired(old.ID)
+		}
+		return nil
+	}
+	b, err := r.o.backendOf(ctx, inst.ID, inst.Slot)
+	if err != nil {
+		return err
+	}
+	rot.add(b)
+	if swapOld && rot.remove(old.ID) {
+		r.o.Report.emit(Event{Kind: EventDraining, Project: r.p.Name, Service: svc.Name, Slot: old.Slot, Container: old.Name})
+	}
+	if err := rot.sync(ctx); err != nil {
+		return err
+	}
+	// Only once the new instance serves may an interruption remove the old.
+	if swapOld {
+		r.markRetired(old.ID)
+	}
+	return nil
+}
+
+func (r *upRun) markRetired(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.retired = append(r.retired, id)
 }
 
 // startInstance creates and starts one instance of a template.
@@ -197,6 +233,7 @@ func (r *upRun) startInstance(ctx context.Context, svc *service, tmpl *Template,
 // and stops it without removing it.
 func (r *upRun) retire(ctx context.Context, svc *service, old *ObservedContainer) error {
 	r.o.Report.emit(Event{Kind: EventDraining, Project: r.p.Name, Service: svc.Name, Slot: old.Slot, Container: old.Name})
+	r.markRetired(old.ID)
 	if err := r.leaveRotation(ctx, svc.Name, old.ID); err != nil {
 		return err
 	}
@@ -208,7 +245,7 @@ func (r *upRun) retire(ctx context.Context, svc *service, old *ObservedContainer
 func (r *upRun) monitor(ctx context.Context, svc *service, reps []replacement, period time.Duration) []error {
 	errs := make([]error, len(reps))
 	deadline := time.Now().Add(period)
-	for time.Now().Before(deadline) {
+	for time.Now().Before(deadline) && errors.Join(errs...) == nil {
 		for i, rep := range reps {
 			if errs[i] != nil {
 				continue
@@ -260,6 +297,9 @@ func (r *upRun) restore(ctx context.Context, svc *service, rep replacement) erro
 		}
 	}
 	if rep.Old != nil {
+		r.mu.Lock()
+		r.retired = slices.DeleteFunc(r.retired, func(id string) bool { return id == rep.Old.ID })
+		r.mu.Unlock()
 		old := created{ID: rep.Old.ID, Name: rep.Old.Name, Slot: rep.Slot, WaitTimeout: r.opts.WaitTimeout}
 		if err := r.o.Engine.ContainerStart(ctx, old.ID, container.StartOptions{}); err != nil {
 			return fmt.Errorf("restart %s: %w", old.Name, err)

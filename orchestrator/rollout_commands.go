@@ -13,13 +13,44 @@ import (
 var ErrNoRevision = errors.New("no such revision")
 
 // Restart replaces every instance of a service with a fresh container of
-// the file's configuration, batch by batch, with the rollout rules.
+// the configuration it runs, batch by batch, with the rollout rules. The
+// file's configuration is used only when no instance runs.
 func (o *Orchestrator) Restart(ctx context.Context, p *compose.Project, service string, opts UpOptions) error {
 	svc, err := o.prepareOne(ctx, p, service, opts)
 	if err != nil {
 		return err
 	}
+	if tmpl, err := o.runningTemplate(ctx, p.Name, service); err != nil {
+		return err
+	} else if tmpl != nil {
+		svc.Template = tmpl
+	}
 	return o.replaceAll(ctx, p, svc, opts, func(ObservedContainer) bool { return true })
+}
+
+// runningTemplate returns the template of the revision most of a
+// service's instances run, or nil when none runs, so that a restart after
+// an undo keeps the revision the undo went to.
+func (o *Orchestrator) runningTemplate(ctx context.Context, project, service string) (*Template, error) {
+	revision, err := o.currentRevision(ctx, project, service)
+	if err != nil || revision == "" {
+		return nil, err
+	}
+	observed, err := o.observe(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range observed {
+		if c.Service != service || c.Role != RoleInstance || c.Revision != revision {
+			continue
+		}
+		info, err := o.Engine.ContainerInspect(ctx, c.ID)
+		if err != nil {
+			return nil, fmt.Errorf("inspect %s: %w", c.Name, err)
+		}
+		return ParseTemplate(info.Config.Labels[LabelSpec], revision)
+	}
+	return nil, nil
 }
 
 // Undo rolls a service back to an earlier revision from its history: the

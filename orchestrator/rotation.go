@@ -73,10 +73,11 @@ func (r *rotation) sync(ctx context.Context) error {
 	return nil
 }
 
-// repairRotations pushes the rotation again to every front door whose
-// members differ from the running instances, as after a restart of the
-// front door container, which keeps its rotation only in memory.
-func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, services []*service, observed []ObservedContainer) error {
+// repairRotations checks every front door's members against the ready
+// instances, as after a restart of the front door container, which keeps
+// its rotation only in memory, or after an interrupted run that left an
+// instance starting. It returns true when it had to converge anything.
+func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, services []*service, observed []ObservedContainer) (bool, error) {
 	for _, svc := range services {
 		if svc.FrontDoor == nil {
 			continue
@@ -87,48 +88,58 @@ func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, 
 		if door < 0 {
 			continue
 		}
-		res, err := o.exec(ctx, observed[door].ID, []string{ToolBinary, "frontdoor", "status", "--socket", AdminSocket})
-		if err != nil || res.ExitCode != 0 {
+		members, ok := o.frontDoorMembers(ctx, observed[door].ID)
+		if !ok {
 			continue
 		}
-		var status frontdoor.StatusReport
-		if json.Unmarshal([]byte(res.Stdout), &status) != nil {
-			continue
-		}
-		members := map[string]bool{}
-		for _, b := range status.Backends {
-			if !b.Draining {
-				members[b.ID] = true
-			}
-		}
-		rot := newRotation(o, observed[door].ID, svc.DrainTimeout)
+		want := map[string]bool{}
+		starting := false
 		for _, c := range observed {
-			if c.Service == svc.Name && c.Role == RoleInstance && c.State == "running" && c.Slot < svc.Count {
-				b, err := o.backendOf(ctx, c.ID, c.Slot)
-				if err != nil {
-					return err
-				}
-				rot.add(b)
+			if c.Service != svc.Name || c.Role != RoleInstance || c.State != "running" || c.Slot >= svc.Count {
+				continue
+			}
+			_, state, err := o.readyBackend(ctx, c)
+			if err != nil {
+				return false, err
+			}
+			starting = starting || state == StateStarting
+			if state == StateReady {
+				want[c.ID] = true
 			}
 		}
-		if maps.Equal(members, mapKeys(rot.backends)) {
-			continue
-		}
-		o.Report.emit(Event{Kind: EventInfo, Project: p.Name, Service: svc.Name, Slot: -1,
-			Message: fmt.Sprintf("front door rotation restored: it listed %d instances, %d run", len(members), len(rot.backends))})
-		if err := rot.sync(ctx); err != nil {
-			return err
+		if starting || !maps.Equal(members, want) {
+			o.Report.emit(Event{Kind: EventInfo, Project: p.Name, Service: svc.Name, Slot: -1,
+				Message: fmt.Sprintf("front door lists %d instances, %d are ready; converging", len(members), len(want))})
+			run := newUpRun(o, p, services, UpOptions{})
+			if err := run.loadRotations(ctx, observed); err != nil {
+				return true, err
+			}
+			if err := run.waitPending(ctx); err != nil {
+				return true, err
+			}
+			return true, run.syncAll(ctx)
 		}
 	}
-	return nil
+	return false, nil
 }
 
-func mapKeys[V any](m map[string]V) map[string]bool {
-	out := make(map[string]bool, len(m))
-	for k := range m {
-		out[k] = true
+// frontDoorMembers returns the IDs in a front door's rotation.
+func (o *Orchestrator) frontDoorMembers(ctx context.Context, id string) (map[string]bool, bool) {
+	res, err := o.exec(ctx, id, []string{ToolBinary, "frontdoor", "status", "--socket", AdminSocket})
+	if err != nil || res.ExitCode != 0 {
+		return nil, false
 	}
-	return out
+	var status frontdoor.StatusReport
+	if json.Unmarshal([]byte(res.Stdout), &status) != nil {
+		return nil, false
+	}
+	members := map[string]bool{}
+	for _, b := range status.Backends {
+		if !b.Draining {
+			members[b.ID] = true
+		}
+	}
+	return members, true
 }
 
 // backendOf returns the rotation entry of a running instance.

@@ -73,7 +73,8 @@ func (o *Orchestrator) Up(ctx context.Context, p *compose.Project, opts UpOption
 			Message: "service is no longer in the file; run up --remove-orphans to remove its containers"})
 	}
 	if plan.Empty() {
-		if err := o.repairRotations(ctx, p, services, observed); err != nil {
+		repaired, err := o.repairRotations(ctx, p, services, observed)
+		if err != nil || repaired {
 			return err
 		}
 		for _, svc := range services {
@@ -169,8 +170,13 @@ type upRun struct {
 
 	mu         sync.Mutex
 	containers []string
-	networks   []string
-	volumes    []string
+	// retired are old instances that left the rotation because their
+	// slot's new instance serves it; an interrupted run removes them.
+	retired []string
+	// pending are running instances that were not ready when the run began.
+	pending  []pendingInstance
+	networks []string
+	volumes  []string
 }
 
 func newUpRun(o *Orchestrator, p *compose.Project, services []*service, opts UpOptions) *upRun {
@@ -227,6 +233,9 @@ func (r *upRun) execute(ctx context.Context, plan Plan, observed []ObservedConta
 		return err
 	}
 	if err := r.createInstances(ctx, creates); err != nil {
+		return err
+	}
+	if err := r.waitPending(ctx); err != nil {
 		return err
 	}
 	if err := r.removeInstances(ctx, duplicates); err != nil {

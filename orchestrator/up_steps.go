@@ -144,11 +144,16 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 			if c.Service != svc.Name || c.Role != RoleInstance || c.State != "running" || c.Slot >= svc.Count {
 				continue
 			}
-			b, err := r.o.backendOf(ctx, c.ID, c.Slot)
+			b, state, err := r.o.readyBackend(ctx, c)
 			if err != nil {
 				return err
 			}
-			rot.add(b)
+			switch state {
+			case StateReady:
+				rot.add(b)
+			case StateStarting:
+				r.pending = append(r.pending, pendingInstance{svc, created{ID: c.ID, Name: c.Name, Slot: c.Slot, WaitTimeout: r.opts.WaitTimeout}})
+			}
 		}
 		// A new front door starts empty, so the first sync always pushes,
 		// and it pushes now, before anything else waits, so that a front
@@ -163,6 +168,42 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 		}
 	}
 	return nil
+}
+
+// pendingInstance is a running instance that was not ready yet when the
+// run began, as one left by an interrupted run.
+type pendingInstance struct {
+	svc  *service
+	inst created
+}
+
+// waitPending waits until the pending instances are ready and puts them
+// into rotation; an instance is never served before it is ready.
+func (r *upRun) waitPending(ctx context.Context) error {
+	errs := make([]error, len(r.pending))
+	var wg sync.WaitGroup
+	for i, p := range r.pending {
+		wg.Go(func() {
+			if errs[i] = r.o.waitReady(ctx, r.p, p.svc.Service, p.inst); errs[i] == nil {
+				errs[i] = r.addToRotation(ctx, p.svc, p.inst)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// readyBackend returns the rotation entry of an instance and its ps state.
+func (o *Orchestrator) readyBackend(ctx context.Context, c ObservedContainer) (Backend, string, error) {
+	info, err := o.Engine.ContainerInspect(ctx, c.ID)
+	if err != nil {
+		return Backend{}, "", fmt.Errorf("inspect %s: %w", c.Name, err)
+	}
+	_, addr := instanceAddress(info)
+	if addr == "" {
+		return Backend{}, "", fmt.Errorf("instance %s has no network address for its front door", c.Name)
+	}
+	return Backend{ID: c.ID, Name: c.Name, Slot: c.Slot, Addr: addr}, instanceState(info), nil
 }
 
 func (r *upRun) addToRotation(ctx context.Context, svc *service, inst created) error {
@@ -244,7 +285,13 @@ func (r *upRun) cleanup(ctx context.Context) error {
 	r.mu.Lock()
 	containers := slices.Clone(r.containers)
 	networks, volumes := slices.Clone(r.networks), slices.Clone(r.volumes)
+	retired := slices.Clone(r.retired)
 	r.mu.Unlock()
+	for _, id := range retired {
+		if err := r.o.Engine.ContainerRemove(ctx, id, removeForce); err != nil && !errdefs.IsNotFound(err) {
+			r.o.logger().Warn("remove replaced instance during cleanup", "container", shortID(id), "err", err)
+		}
+	}
 	if len(containers)+len(networks)+len(volumes) == 0 {
 		return nil
 	}

@@ -14,9 +14,11 @@
 #               parallelism 1, on an attachable overlay network; the rollout is
 #               `docker service update --detach=false`. The load runs in a container on that
 #               network and finds the replicas by DNS round robin, because the routing mesh
-#               and VIPs need IPVS, which this kernel lacks.
-# The load is bench/rollout/load: CLIENTS keep-alive clients, each with one GET / in flight,
-# from a few hundred milliseconds before the rollout until SETTLE seconds after it returned.
+#               and VIPs need IPVS in the kernel, which the machine the script was written on
+#               lacks.
+# The load is bench/rollout/load: CLIENTS keep-alive clients, each with one GET / in flight.
+# The rollout starts once the load got its first response, and the load goes on until SETTLE
+# seconds after the rollout command returned.
 # A failed request is a transport error or a status outside 200-299.
 #
 # Every service runs the demo worker (deployments/demo/worker) from two local images built
@@ -32,9 +34,10 @@
 # KEEP_LOGS (a directory that receives the run logs; off when empty).
 #
 # Everything the script creates is named bench-rollout-<random>-..., and an EXIT trap removes
-# it: containers, networks, the Swarm service, the images it tagged clusterctl-bench/*, and the
-# swarm with the docker_gwbridge network when the script created them. A tag that named another
-# image before the run, such as clusterctl-bench/worker:v1 of bench/up, names that image again.
+# it: containers, networks, volumes, the Swarm service, the images it tagged clusterctl-bench/*,
+# and the swarm with the docker_gwbridge network when the script created them. A tag that named
+# another image before the run, such as clusterctl-bench/worker:v1 of bench/up, names that
+# image again.
 set -euo pipefail
 
 TOOLS=${TOOLS:-"clusterctl compose swarm"}
@@ -57,18 +60,20 @@ clusterctl=$root/bin/clusterctl
 # What the EXIT trap removes. Each step registers a resource before it creates it.
 images=()        # image tags
 declare -A prior_images=() # by tag in images: the image ID it named before this run
-filters=()       # label filters, key=value, of containers and networks
+filters=()       # label filters, key=value, of containers, networks and volumes
 load_pid=""      # the host load generator while it runs
 swarm_service="" # the Swarm service
 swarm_net=""     # the overlay network
 swarm_created=0  # 1 when this script ran docker swarm init
 gwbridge_existed=1
 
-# remove_labelled force-removes the containers, then the networks, that carry a label.
+# remove_labelled force-removes the containers, then the networks and volumes, that carry a
+# label. The volumes are clusterctl's revision history, which clusterctl down keeps.
 remove_labelled() {
 	local filter=$1
 	docker ps -aq --filter "label=$filter" | xargs -r docker rm -f >/dev/null 2>&1 || true
 	docker network ls -q --filter "label=$filter" | xargs -r docker network rm >/dev/null 2>&1 || true
+	docker volume ls -q --filter "label=$filter" | xargs -r docker volume rm >/dev/null 2>&1 || true
 }
 
 # wait_for polls a command every 100ms until it succeeds, for at most $1 seconds.
@@ -309,6 +314,25 @@ time_noop_up() {
 	echo "$best"
 }
 
+# analyze_clusterctl writes what a clusterctl rollout left: its last events when it failed,
+# or else the batch summary in batches.json and the time of an up with nothing to change.
+analyze_clusterctl() {
+	local status=$1 file=$2 name=$3
+	if ((status != 0)); then
+		{
+			echo "clusterctl up exited $status; its last events:"
+			tail -n 5 "$work/events.jsonl"
+		} >"$work/errors-clusterctl"
+		return 0
+	fi
+	if ! "$work/batches" -service web -parallelism "$PARALLELISM" <"$work/events.jsonl" >"$work/batches.json" \
+		2>"$work/errors-clusterctl"; then
+		rm -f "$work/batches.json"
+		return 0
+	fi
+	time_noop_up "$file" "$name" >"$work/noop-seconds"
+}
+
 run_clusterctl() {
 	local name=$run_id-cc file=$work/clusterctl.yaml log=$work/clusterctl.log port start rollout status=0
 	port=$(free_port)
@@ -317,23 +341,16 @@ run_clusterctl() {
 	echo "clusterctl: up v1 on 127.0.0.1:$port" >&2
 	"$clusterctl" -f "$file" -p "$name" --progress json up 2>"$log" || fail "clusterctl up v1" "$log"
 	start_host_load clusterctl "$port"
+
 	switch_to_v2 "$file"
 	start=$(now)
 	"$clusterctl" -f "$file" -p "$name" --progress json up 2>"$work/events.jsonl" || status=$?
 	rollout=$(seconds_since "$start")
+	echo "$start $(now)" >"$work/clusterctl-stamps"
+
 	stop_host_load clusterctl
 	record clusterctl "$INSTANCES" "$rollout" "$(count_running "io.clusterctl.project=$name" "$v2_id")" "$status"
-	if ((status != 0)); then
-		{
-			echo "clusterctl up exited $status; its last events:"
-			tail -n 5 "$work/events.jsonl"
-		} >"$work/errors-clusterctl"
-	elif ! "$work/batches" -service web -parallelism "$PARALLELISM" <"$work/events.jsonl" >"$work/batches.json" \
-		2>"$work/errors-clusterctl"; then
-		rm -f "$work/batches.json"
-	else
-		time_noop_up "$file" "$name" >"$work/noop-seconds"
-	fi
+	analyze_clusterctl "$status" "$file" "$name"
 	"$clusterctl" -f "$file" -p "$name" down >>"$log" 2>&1 || echo "bench/rollout: clusterctl down failed" >&2
 }
 
@@ -354,10 +371,12 @@ run_compose() {
 	"${compose[@]}" -p "$name" -f "$file" up -d >"$log" 2>&1 || fail "compose up v1" "$log"
 	wait_for 60 compose_healthy "$name" "$file" || fail "compose v1 health" "$log"
 	start_host_load compose "$port"
+
 	switch_to_v2 "$file"
 	start=$(now)
 	"${compose[@]}" -p "$name" -f "$file" up -d >>"$log" 2>&1 || status=$?
 	rollout=$(seconds_since "$start")
+
 	stop_host_load compose
 	record compose 1 "$rollout" "$(count_running "com.docker.compose.project=$name" "$v2_id")" "$status"
 	if ((status != 0)); then
@@ -414,9 +433,10 @@ swarm_task_errors() {
 		grep -v '^$' || true
 }
 
-run_swarm() {
-	local log=$work/swarm.log start rollout status=0
-	join_swarm || return 0
+# create_swarm_service creates the overlay network and the service of v1, and waits until
+# every replica is running and healthy.
+create_swarm_service() {
+	local log=$work/swarm.log
 	swarm_net=$run_id-net
 	filters+=("io.clusterctl.bench=$run_id")
 	docker network create -d overlay --attachable --label "io.clusterctl.bench=$run_id" "$swarm_net" >>"$log" 2>&1 ||
@@ -427,14 +447,29 @@ run_swarm() {
 		--endpoint-mode dnsrr --network "$swarm_net" --env OTEL_SDK_DISABLED=true \
 		--update-order start-first --update-parallelism "$PARALLELISM" --update-monitor "$SWARM_MONITOR" \
 		--no-resolve-image "$v1_id" >>"$log" 2>&1 || fail "docker service create" "$log"
+}
+
+# start_container_load starts the load generator in a container on the overlay network,
+# aimed at the service name, and waits for its first successful response.
+start_container_load() {
+	local log=$work/swarm.log
 	docker run -d --pull never --name "$run_id-load" --label "io.clusterctl.bench=$run_id" --network "$swarm_net" \
 		"$load_image" -url "http://$swarm_service:8080/" -allow-host "$swarm_service" -clients "$CLIENTS" \
 		>>"$log" 2>&1 || fail "docker run $run_id-load" "$log"
 	wait_for 30 load_container_started || fail "load container" <(docker logs "$run_id-load" 2>&1)
+}
+
+run_swarm() {
+	local log=$work/swarm.log start rollout status=0
+	join_swarm || return 0
+	create_swarm_service
+	start_container_load
+
 	start=$(now)
 	docker service update --detach=false --quiet --image "$v2_id" --no-resolve-image "$swarm_service" >>"$log" 2>&1 ||
 		status=$?
 	rollout=$(seconds_since "$start")
+
 	sleep "$SETTLE"
 	swarm_update_status
 	docker stop -t 30 "$run_id-load" >/dev/null
@@ -481,6 +516,19 @@ verdict() {
 	}'
 }
 
+# event_edges prints the seconds from the start of clusterctl up to its first event and from
+# its last event to its exit.
+event_edges() {
+	local start end times first last
+	read -r start end <"$work/clusterctl-stamps"
+	times=$(jq -rR 'fromjson? | .time // empty' "$work/events.jsonl")
+	first=$(date -d "$(sed -n 1p <<<"$times")" +%s.%N)
+	last=$(date -d "$(sed -n '$p' <<<"$times")" +%s.%N)
+	awk -v s="$start" -v e="$end" -v f="$first" -v l="$last" 'BEGIN {
+		printf "    of which: command start to the first event %.3f, last event to exit %.3f\n", f - s, e - l
+	}'
+}
+
 # breakdown prints where clusterctl's rollout time went, from its events.
 breakdown() {
 	local rollout
@@ -497,8 +545,9 @@ breakdown() {
 		(.batches | to_entries[] |
 			"  batch \(.key) slots \(.value.slots | map(tostring) | join(",")): ready \(.value.ready * 1000 | round / 1000), after \(.value.after * 1000 | round / 1000)",
 			"    steps: \(.value.steps | map("\(.kind) +\(.seconds * 1000 | round / 1000)") | join(", "))"),
-		"  first to last event \(.span * 1000 | round / 1000); outside the events (process start, loading the file, exit) \(($wall | tonumber) - .span | . * 1000 | round / 1000)"
+		"  first to last event \(.span * 1000 | round / 1000); outside the events \(($wall | tonumber) - .span | . * 1000 | round / 1000)"
 	' "$work/batches.json"
+	event_edges
 	echo "  clusterctl up with nothing to change, best of 3 after the rollout (process start, loading"
 	echo "  the file, the project lock, reading the engine's state): $(cat "$work/noop-seconds")"
 }

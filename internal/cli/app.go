@@ -59,7 +59,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "clusterctl: tracing disabled: %v\n", err)
 	}
 	app := newApp(stdout, stderr)
-	err = app.RunContext(ctx, args)
+	err = app.RunContext(ctx, interspersed(app, args))
 	flushCtx, cancelFlush := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancelFlush()
 	if serr := shutdown(flushCtx); serr != nil {

@@ -146,17 +146,38 @@ func (c *clientConn) proxy() bool {
 }
 
 // exchange sends the request over up and relays the response. A request that can be
-// replayed is sent once more on a new connection when a reused up turns out to be closed.
+// replayed is sent once more on a new connection when a reused up turns out to be closed,
+// and once on another backend when its backend failed before any response byte, as when
+// an instance crashes with the request in flight.
 func (c *clientConn) exchange(b *backend, up *upstreamConn, upgrade bool) bool {
 	err := c.send(up, upgrade)
 	if err == nil {
 		err = c.readResponseHead(up)
 	}
-	if err != nil && up.reused && errors.Is(err, errNoResponse) && c.req.replayable() {
+	// replay is set when nothing of a response arrived for a request that may
+	// be sent again (no body, an idempotent method). Such a request goes to
+	// another backend when the retry on its own backend fails in any way.
+	replay := err != nil && errors.Is(err, errNoResponse) && c.req.replayable()
+	if replay && up.reused {
 		up.Close()
 		if up, err = b.pools[c.port].dial(context.Background()); err == nil {
 			if err = c.send(up, upgrade); err == nil {
 				err = c.readResponseHead(up)
+			}
+		}
+	}
+	if replay && err != nil {
+		if other := c.srv.fd.members.pick(b); other != nil {
+			if up != nil {
+				up.discard(c)
+			}
+			c.srv.fd.backendFailed(b, "request", err)
+			defer other.release()
+			b = other
+			if up, err = other.conn(context.Background(), c.port, true); err == nil {
+				if err = c.send(up, upgrade); err == nil {
+					err = c.readResponseHead(up)
+				}
 			}
 		}
 	}

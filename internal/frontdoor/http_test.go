@@ -280,6 +280,50 @@ func TestHTTP_RetriesClosedKeepAliveConnection(t *testing.T) {
 	}
 }
 
+func TestHTTP_CrashedBackendRetriesOtherBackend(t *testing.T) {
+	t.Parallel()
+	fd := startFrontDoor(t, ModeHTTP)
+	live := startHTTPBackend(t, fd, 0, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	// The crashing backend reads each request and closes the connection without a
+	// response byte, as an instance that dies with the request in flight.
+	ln, err := net.Listen("tcp", net.JoinHostPort(backendAddr(6), strconv.Itoa(fd.port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = http.ReadRequest(bufio.NewReader(conn))
+			conn.Close()
+		}
+	}()
+	crashing := Backend{ID: "crashing", Name: "web-crashing", Slot: 1, Addr: backendAddr(6)}
+	setMembers(t, fd, 0, crashing, live)
+
+	client := (&dialCounter{}).client()
+	for i := range 10 {
+		code, body := get(t, client, fd.url+"/")
+		if code != http.StatusOK || body != "ok" {
+			t.Errorf("GET %d: status %d body %q, want 200 ok from the live backend", i, code, body)
+		}
+	}
+	var failures uint64
+	for _, b := range status(t, fd).Backends {
+		if b.ID == crashing.ID {
+			failures = b.Failures
+		}
+	}
+	if failures == 0 {
+		t.Error("no failure counted on the crashing backend, so the retry path did not run")
+	}
+}
+
 func serveOneRequestPerConn(ln net.Listener) {
 	for {
 		conn, err := ln.Accept()

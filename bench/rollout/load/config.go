@@ -25,8 +25,8 @@ type config struct {
 func parseFlags(args []string) (config, error) {
 	var cfg config
 	var rawURL string
-	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	var usage strings.Builder
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(&usage)
 	fs.StringVar(&rawURL, "url", "", "target URL, http only; its host must be a loopback address or the -allow-host name")
 	fs.StringVar(&cfg.allowHost, "allow-host", "", "one single-label host name, such as a service name on your own Docker network, allowed as the target host")
@@ -34,6 +34,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&cfg.duration, "duration", 0, "how long to send requests, e.g. 30s; 0 runs until the stop file or a signal")
 	fs.StringVar(&cfg.stopFile, "stop-file", "", "path whose appearance stops the load, polled every 20ms")
 	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "deadline of one request, from dial to the end of the response body")
+
 	if err := fs.Parse(args); err != nil {
 		// The flag set has written the error, unless it is flag.ErrHelp,
 		// and then the flags' usage to usage.
@@ -42,18 +43,27 @@ func parseFlags(args []string) (config, error) {
 		}
 		return cfg, errors.New(strings.TrimSpace(usage.String()))
 	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q: every setting is a flag", fs.Arg(0))
+	if err := checkCounts(fs, cfg); err != nil {
+		return cfg, err
 	}
-	if cfg.clients < 1 {
-		return cfg, fmt.Errorf("invalid -clients %d: use 1 or more", cfg.clients)
-	}
-	if cfg.timeout <= 0 || cfg.duration < 0 {
-		return cfg, errors.New("invalid -timeout or -duration: use a positive -timeout and a -duration of 0 or more")
-	}
+
 	target, err := checkTarget(rawURL, cfg.allowHost)
 	cfg.target = target
 	return cfg, err
+}
+
+// checkCounts rejects positional arguments and out-of-range numbers.
+func checkCounts(fs *flag.FlagSet, cfg config) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: every setting is a flag", fs.Arg(0))
+	}
+	if cfg.clients < 1 {
+		return fmt.Errorf("invalid -clients %d: use 1 or more", cfg.clients)
+	}
+	if cfg.timeout <= 0 || cfg.duration < 0 {
+		return errors.New("invalid -timeout or -duration: use a positive -timeout and a -duration of 0 or more")
+	}
+	return nil
 }
 
 // checkTarget parses rawURL and rejects it unless its scheme is http and
