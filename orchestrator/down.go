@@ -20,10 +20,10 @@ type DownOptions struct {
 	Volumes bool
 }
 
-// Down removes the project from the engine: front doors first, so that no
-// new request reaches an instance that is stopping, then every instance
-// with its own stop signal and grace period, then the project's networks,
-// and its volumes only when asked.
+// Down removes the project from the engine. Front doors go first, so that
+// no new request reaches an instance that is stopping. Then every instance
+// stops with its own stop signal and grace period, and the project's
+// networks go. Volumes are removed only when opts asks for it.
 func (o *Orchestrator) Down(ctx context.Context, project string, opts DownOptions) error {
 	observed, err := o.observe(ctx, project)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 )
 
 // InstanceError reports an instance that crashed or missed its readiness
-// deadline, with what the engine knows about why.
+// deadline, with the engine's record of why.
 type InstanceError struct {
 	Service string
 	Slot    int

@@ -140,7 +140,7 @@ func cmpErr(first, next error) error {
 }
 
 // replaceSlot starts the new instance of one slot and retires the old one,
-// in the order the update config asks for.
+// in the order that the update config sets.
 func (r *upRun) replaceSlot(ctx context.Context, svc *service, tmpl *Template, slot int,
 	old *ObservedContainer, update UpdateConfig) (replacement, error) {
 	ctx, span := tracer.Start(ctx, "instance replace", trace.WithAttributes(
@@ -356,8 +356,9 @@ func (r *upRun) removeOld(ctx context.Context, reps []replacement) {
 	}
 }
 
-// stopInstance stops a container with its own stop signal and grace period
-// and says so when the engine had to kill it at the end of the period.
+// stopInstance stops a container with its own stop signal and grace period.
+// Its stopped event reports when the engine had to kill it at the end of
+// the period.
 func (o *Orchestrator) stopInstance(ctx context.Context, project, service string, slot int, id, name string) error {
 	o.Report.emit(Event{Kind: EventStopping, Project: project, Service: service, Slot: slot, Container: name})
 	start := time.Now()

@@ -331,7 +331,7 @@ func (r *upRun) cleanup(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// describeChange says which settings of a service differ between its
+// describeChange returns which settings of a service differ between its
 // running instances and the file.
 func (o *Orchestrator) describeChange(ctx context.Context, tmpl *Template, change Change) string {
 	slots := slices.Sorted(maps.Keys(change.Containers))
