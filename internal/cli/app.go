@@ -167,6 +167,17 @@ func projectName(c *cli.Context) (string, error) {
 	return p.Name, nil
 }
 
+// openProject returns the project's name and an orchestrator without
+// progress output, for the commands that only read the engine.
+func openProject(c *cli.Context) (*orchestrator.Orchestrator, string, error) {
+	name, err := projectName(c)
+	if err != nil {
+		return nil, "", err
+	}
+	o, err := newOrchestrator(c, nil)
+	return o, name, err
+}
+
 // newOrchestrator connects to the engine and wires progress and logging.
 func newOrchestrator(c *cli.Context, report orchestrator.Reporter) (*orchestrator.Orchestrator, error) {
 	engine, err := orchestrator.NewEngine()

@@ -99,11 +99,7 @@ func psCommand() *cli.Command {
 		Description: "States: starting, ready, unhealthy, crashloop, exited, draining.\n\n" + exitCodesHelp,
 		Flags:       []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print a JSON array on stdout"}},
 		Action: func(c *cli.Context) error {
-			name, err := projectName(c)
-			if err != nil {
-				return err
-			}
-			o, err := newOrchestrator(c, nil)
+			o, name, err := openProject(c)
 			if err != nil {
 				return err
 			}
@@ -155,11 +151,7 @@ func logsCommand() *cli.Command {
 			&cli.StringFlag{Name: "since", Usage: "only output after `TIME`: RFC 3339 or a duration such as 10m"},
 		},
 		Action: func(c *cli.Context) error {
-			name, err := projectName(c)
-			if err != nil {
-				return err
-			}
-			o, err := newOrchestrator(c, nil)
+			o, name, err := openProject(c)
 			if err != nil {
 				return err
 			}

@@ -22,11 +22,7 @@ func describeCommand() *cli.Command {
 			if c.NArg() != 1 {
 				return usagef("describe takes one SERVICE or INSTANCE argument, got %d", c.NArg())
 			}
-			name, err := projectName(c)
-			if err != nil {
-				return err
-			}
-			o, err := newOrchestrator(c, nil)
+			o, name, err := openProject(c)
 			if err != nil {
 				return err
 			}

@@ -137,11 +137,7 @@ func rolloutHistoryCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			name, err := projectName(c)
-			if err != nil {
-				return err
-			}
-			o, err := newOrchestrator(c, nil)
+			o, name, err := openProject(c)
 			if err != nil {
 				return err
 			}
