@@ -42,6 +42,10 @@ const (
 	frontDoorReadyTimeout = 15 * time.Second
 )
 
+// frontDoorStatusCommand prints a front door's rotation and counters as
+// JSON when run inside it.
+var frontDoorStatusCommand = []string{ToolBinary, "frontdoor", "status", "--socket", AdminSocket}
+
 // toolImage ensures the image that runs front doors and probes exists and
 // returns its tag. The image is FROM scratch with the clusterctl binary
 // itself, so it is built locally and nothing is pulled.
@@ -206,10 +210,10 @@ func (o *Orchestrator) createFrontDoor(ctx context.Context, spec frontDoorSpec) 
 		if err != nil {
 			return id, fmt.Errorf("inspect %s: %w", spec.Name, err)
 		}
-		if reason := crashReason(info); reason != "" {
+		if reason := o.crashReason(ctx, info); reason != "" {
 			return id, fmt.Errorf("front door %s %s\nlast log lines:\n%s", spec.Name, reason, indent(o.lastLogs(ctx, id, logTail)))
 		}
-		res, err := o.exec(ctx, id, []string{ToolBinary, "frontdoor", "status", "--socket", AdminSocket})
+		res, err := o.exec(ctx, id, frontDoorStatusCommand)
 		if err == nil && res.ExitCode == 0 {
 			return id, nil
 		}

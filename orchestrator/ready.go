@@ -121,7 +121,7 @@ func (o *Orchestrator) waitReady(ctx context.Context, p *compose.Project, svc *c
 		if err != nil {
 			return fmt.Errorf("inspect %s: %w", inst.Name, err)
 		}
-		if reason := crashReason(info); reason != "" {
+		if reason := o.crashReason(ctx, info); reason != "" {
 			return o.instanceError(ctx, svc, inst, reason, "")
 		}
 		ready, health, err := o.checkGate(ctx, p, svc, inst, g, info, &probe)
@@ -142,9 +142,16 @@ func (o *Orchestrator) waitReady(ctx context.Context, p *compose.Project, svc *c
 	}
 }
 
+// crashed reports whether a container stopped running or restarted.
+func crashed(info container.InspectResponse) bool {
+	state := info.State
+	return state.OOMKilled || state.Restarting || info.RestartCount > 0 ||
+		state.Status == "exited" || state.Status == "dead"
+}
+
 // crashReason returns why a container is not running, or "" while it runs
 // without having restarted.
-func crashReason(info container.InspectResponse) string {
+func (o *Orchestrator) crashReason(ctx context.Context, info container.InspectResponse) string {
 	state := info.State
 	switch {
 	case state.OOMKilled:
@@ -152,8 +159,11 @@ func crashReason(info container.InspectResponse) string {
 	case state.Restarting:
 		return fmt.Sprintf("exited with code %d and is restarting (restart %d)", state.ExitCode, info.RestartCount)
 	case info.RestartCount > 0:
-		// The engine resets the exit code when the container runs again;
-		// describeCrash reads the code from the engine's events.
+		// The engine resets the exit code when the container runs again, so
+		// the code comes from the engine's record of the exit.
+		if code, ok := o.lastExitCode(ctx, info.ID); ok {
+			return fmt.Sprintf("exited with code %d and was restarted (restart %d)", code, info.RestartCount)
+		}
 		return fmt.Sprintf("exited and was restarted (restart %d)", info.RestartCount)
 	case state.Status == "exited" || state.Status == "dead":
 		return fmt.Sprintf("exited with code %d", state.ExitCode)
@@ -197,9 +207,6 @@ func lastHealthOutput(h *container.Health) string {
 }
 
 func (o *Orchestrator) instanceError(ctx context.Context, svc *compose.Service, inst created, reason, health string) error {
-	if code, ok := o.lastExitCode(ctx, inst.ID); ok && strings.HasPrefix(reason, "exited and was restarted") {
-		reason = fmt.Sprintf("exited with code %d and was restarted%s", code, strings.TrimPrefix(reason, "exited and was restarted"))
-	}
 	return &InstanceError{
 		Service: svc.Name, Slot: inst.Slot, Name: inst.Name, Reason: reason, Health: health,
 		Logs: o.lastLogs(context.WithoutCancel(ctx), inst.ID, logTail),

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/docker/docker/api/types/container"
 
 	"github.com/clusterctl/clusterctl/compose"
 	"github.com/clusterctl/clusterctl/internal/frontdoor"
@@ -125,7 +128,7 @@ func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, 
 
 // frontDoorMembers returns the IDs in a front door's rotation.
 func (o *Orchestrator) frontDoorMembers(ctx context.Context, id string) (map[string]bool, bool) {
-	res, err := o.exec(ctx, id, []string{ToolBinary, "frontdoor", "status", "--socket", AdminSocket})
+	res, err := o.exec(ctx, id, frontDoorStatusCommand)
 	if err != nil || res.ExitCode != 0 {
 		return nil, false
 	}
@@ -144,13 +147,21 @@ func (o *Orchestrator) frontDoorMembers(ctx context.Context, id string) (map[str
 
 // backendOf returns the rotation entry of a running instance.
 func (o *Orchestrator) backendOf(ctx context.Context, id string, slot int) (Backend, error) {
+	b, _, err := o.inspectBackend(ctx, id, slot)
+	return b, err
+}
+
+// inspectBackend inspects an instance and returns its rotation entry with
+// the inspection it came from.
+func (o *Orchestrator) inspectBackend(ctx context.Context, id string, slot int) (Backend, container.InspectResponse, error) {
 	info, err := o.Engine.ContainerInspect(ctx, id)
 	if err != nil {
-		return Backend{}, fmt.Errorf("inspect %s: %w", shortID(id), err)
+		return Backend{}, info, fmt.Errorf("inspect %s: %w", shortID(id), err)
 	}
+	name := strings.TrimPrefix(info.Name, "/")
 	_, addr := instanceAddress(info)
 	if addr == "" {
-		return Backend{}, fmt.Errorf("instance %s has no network address for its front door", info.Name)
+		return Backend{}, info, fmt.Errorf("instance %s has no network address for its front door", name)
 	}
-	return Backend{ID: id, Name: info.Name[1:], Slot: slot, Addr: addr}, nil
+	return Backend{ID: id, Name: name, Slot: slot, Addr: addr}, info, nil
 }

@@ -195,15 +195,11 @@ func (r *upRun) waitPending(ctx context.Context) error {
 
 // readyBackend returns the rotation entry of an instance and its ps state.
 func (o *Orchestrator) readyBackend(ctx context.Context, c ObservedContainer) (Backend, string, error) {
-	info, err := o.Engine.ContainerInspect(ctx, c.ID)
+	b, info, err := o.inspectBackend(ctx, c.ID, c.Slot)
 	if err != nil {
-		return Backend{}, "", fmt.Errorf("inspect %s: %w", c.Name, err)
+		return Backend{}, "", err
 	}
-	_, addr := instanceAddress(info)
-	if addr == "" {
-		return Backend{}, "", fmt.Errorf("instance %s has no network address for its front door", c.Name)
-	}
-	return Backend{ID: c.ID, Name: c.Name, Slot: c.Slot, Addr: addr}, instanceState(info), nil
+	return b, instanceState(info), nil
 }
 
 func (r *upRun) addToRotation(ctx context.Context, svc *service, inst created) error {
@@ -232,10 +228,8 @@ func (r *upRun) removeInstances(ctx context.Context, steps []Step) error {
 			r.o.Report.emit(Event{Kind: EventDraining, Project: r.p.Name, Service: step.Service, Slot: step.Slot, Container: step.Container})
 		}
 	}
-	for _, rot := range r.doors {
-		if err := rot.sync(ctx); err != nil {
-			return err
-		}
+	if err := r.syncAll(ctx); err != nil {
+		return err
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(steps))

@@ -78,6 +78,22 @@ func oneService(c *cli.Context) (string, error) {
 	return c.Args().First(), nil
 }
 
+// mutateService loads the project and runs fn under its lock for the
+// subcommand's single SERVICE argument.
+func mutateService(c *cli.Context, fn func(*orchestrator.Orchestrator, *compose.Project, string) error) error {
+	service, err := oneService(c)
+	if err != nil {
+		return err
+	}
+	p, err := loadProject(c)
+	if err != nil {
+		return err
+	}
+	return mutate(c, p.Name, func(o *orchestrator.Orchestrator) error {
+		return fn(o, p, service)
+	})
+}
+
 func rolloutRestartCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "restart",
@@ -86,15 +102,7 @@ func rolloutRestartCommand() *cli.Command {
 		Description: exitCodesHelp,
 		Flags:       rolloutFlags(),
 		Action: traced("clusterctl rollout restart", func(c *cli.Context) error {
-			service, err := oneService(c)
-			if err != nil {
-				return err
-			}
-			p, err := loadProject(c)
-			if err != nil {
-				return err
-			}
-			return mutate(c, p.Name, func(o *orchestrator.Orchestrator) error {
+			return mutateService(c, func(o *orchestrator.Orchestrator, p *compose.Project, service string) error {
 				return o.Restart(c.Context, p, service, orchestrator.UpOptions{WaitTimeout: c.Duration("wait-timeout")})
 			})
 		}),
@@ -110,15 +118,7 @@ func rolloutUndoCommand() *cli.Command {
 			"The file is not changed: the next up rolls forward to it again.\n\n" + exitCodesHelp,
 		Flags: append(rolloutFlags(), &cli.IntFlag{Name: "to-revision", Usage: "revision `NUMBER` from rollout history"}),
 		Action: traced("clusterctl rollout undo", func(c *cli.Context) error {
-			service, err := oneService(c)
-			if err != nil {
-				return err
-			}
-			p, err := loadProject(c)
-			if err != nil {
-				return err
-			}
-			return mutate(c, p.Name, func(o *orchestrator.Orchestrator) error {
+			return mutateService(c, func(o *orchestrator.Orchestrator, p *compose.Project, service string) error {
 				return o.Undo(c.Context, p, service, c.Int("to-revision"), orchestrator.UpOptions{WaitTimeout: c.Duration("wait-timeout")})
 			})
 		}),
