@@ -31,7 +31,7 @@ func MaskEnv(env []string) []string {
 	return out
 }
 
-// InstanceDescription is what describe shows of one instance.
+// InstanceDescription is the describe view of one instance.
 type InstanceDescription struct {
 	InstanceStatus
 	InstanceID  string    `json:"instance_id"`
@@ -44,7 +44,7 @@ type InstanceDescription struct {
 	Logs        []string  `json:"last_logs"`
 }
 
-// ServiceDescription is what describe shows of one service.
+// ServiceDescription is the describe view of one service.
 type ServiceDescription struct {
 	Service   string                `json:"service"`
 	Revision  string                `json:"revision"`

@@ -23,7 +23,7 @@ type DownOptions struct {
 // Down removes the project from the engine. Front doors go first, so that
 // no new request reaches an instance that is stopping. Then every instance
 // stops with its own stop signal and grace period, and the project's
-// networks go. Volumes are removed only when opts asks for it.
+// networks go. Volumes are removed only when opts.Volumes is set.
 func (o *Orchestrator) Down(ctx context.Context, project string, opts DownOptions) error {
 	observed, err := o.observe(ctx, project)
 	if err != nil {

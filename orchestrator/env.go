@@ -67,8 +67,8 @@ type InstanceVars struct {
 
 // NewEnvTemplate computes the shared environment of a service's instances.
 // The user's variables win over injected ones, except service.instance.id in
-// OTEL_RESOURCE_ATTRIBUTES, which clusterctl always sets; the warnings say
-// which user values were replaced.
+// OTEL_RESOURCE_ATTRIBUTES, which clusterctl always sets. The warnings name
+// the user values that were replaced.
 func NewEnvTemplate(project string, svc *compose.Service, version string) (EnvTemplate, []string) {
 	user := userEnv(svc)
 	injected := map[string]string{

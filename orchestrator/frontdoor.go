@@ -35,7 +35,8 @@ const (
 	// root filesystem is read-only.
 	AdminSocket = "/run/clusterctl/admin.sock"
 	adminDir    = "/run/clusterctl"
-	// toolUser is the unprivileged user the front door runs as (nobody).
+	// toolUser is the unprivileged user that front doors and probes run as,
+	// uid and gid 65534 (nobody on most distributions).
 	toolUser = "65534:65534"
 	// frontDoorReadyTimeout bounds the wait for a new front door's admin
 	// socket.
@@ -128,10 +129,10 @@ type frontDoorSpec struct {
 	Extra    map[string]*network.EndpointSettings
 }
 
-// newFrontDoorSpec describes the front door of a service: it owns the
-// published ports, carries the service name as an alias on every network
-// of the service, runs unprivileged with a read-only root filesystem and no
-// added capabilities, and has no Docker socket.
+// newFrontDoorSpec describes the front door of a service. The front door
+// owns the published ports and carries the service name as an alias on
+// every network of the service. It runs unprivileged, with a read-only root
+// filesystem, no added capabilities and no Docker socket.
 func newFrontDoorSpec(p *compose.Project, svc *compose.Service, image string) frontDoorSpec {
 	cmd := []string{"frontdoor", "serve", "--mode", svc.Proxy.Mode, "--socket", AdminSocket, "--service", svc.Name}
 	exposed := nat.PortSet{}
@@ -195,7 +196,7 @@ func newFrontDoorSpec(p *compose.Project, svc *compose.Service, image string) fr
 }
 
 // createFrontDoor creates and starts a front door and waits until its admin
-// socket answers.
+// socket responds.
 func (o *Orchestrator) createFrontDoor(ctx context.Context, spec frontDoorSpec) (string, error) {
 	id, err := o.createContainer(ctx, spec.Name, spec.Config, spec.Host, spec.Network, spec.Endpoint, spec.Extra)
 	if err != nil {
@@ -221,7 +222,7 @@ func (o *Orchestrator) createFrontDoor(ctx context.Context, spec frontDoorSpec) 
 			if err == nil {
 				err = fmt.Errorf("status exited with code %d: %s", res.ExitCode, res.Stderr)
 			}
-			return id, fmt.Errorf("front door %s did not answer on its admin socket within %s: %w\nlast log lines:\n%s",
+			return id, fmt.Errorf("front door %s did not respond on its admin socket within %s: %w\nlast log lines:\n%s",
 				spec.Name, frontDoorReadyTimeout, err, indent(o.lastLogs(ctx, id, logTail)))
 		}
 		if err := sleep(ctx, pollInterval); err != nil {

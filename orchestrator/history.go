@@ -123,8 +123,8 @@ func (o *Orchestrator) currentRevision(ctx context.Context, project, service str
 }
 
 // recordRevision adds a template to its service's history unless it is
-// the newest entry already. A revision that returns, after an undo say,
-// moves to the top with a new number, and the oldest entries beyond
+// the newest entry already. A revision that returns, after an undo for
+// example, moves to the top with a new number. The oldest entries beyond
 // HistoryLimit are removed.
 func (o *Orchestrator) recordRevision(ctx context.Context, project string, t *Template) error {
 	history, err := o.History(ctx, project, t.Service)

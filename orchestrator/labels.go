@@ -13,7 +13,7 @@ const (
 	// container itself runs the image ID it resolved to.
 	LabelImage = "io.clusterctl.image"
 	// LabelSpec carries the canonical JSON of the instance template, so that
-	// a later run can say which fields changed.
+	// a later run can report which fields changed.
 	LabelSpec = "io.clusterctl.spec"
 	// LabelCount is the instance count the service had when this container
 	// was created.

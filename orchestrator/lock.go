@@ -47,9 +47,10 @@ func LockName(project string) string {
 // The lock is a container of the tool image, created under a fixed name
 // (so the engine makes creation atomic) and running `clusterctl lock hold`
 // with its standard input attached to this process. When this process
-// ends in any way, SIGKILL included, the engine closes that input, the
-// container exits and removes itself, and the lock is free again: a lock
-// left by a killed process never blocks the next command.
+// ends in any way, SIGKILL included, the engine closes that input, and the
+// container exits and removes itself. The engine notices a killed holder
+// only after a moment, so Acquire also frees at once a lock whose holder
+// ran on this host and whose process is gone.
 func (o *Orchestrator) Acquire(ctx context.Context, project, command string) (*Lock, error) {
 	image, err := o.toolImage(ctx)
 	if err != nil {

@@ -31,7 +31,7 @@ type LogsOptions struct {
 // Logs writes the merged output of the project's instances to w, each line
 // prefixed "service.slot | ". Instances that exited are included, so what
 // a crashed instance printed last is there. Without Follow the instances
-// are written one after the other in slot order; with Follow lines are
+// are written one after the other in slot order. With Follow, lines are
 // written as they arrive until ctx is cancelled or every stream ends.
 func (o *Orchestrator) Logs(ctx context.Context, project string, opts LogsOptions, w io.Writer) error {
 	observed, err := o.observe(ctx, project)
@@ -67,9 +67,9 @@ func (o *Orchestrator) Logs(ctx context.Context, project string, opts LogsOption
 }
 
 // followLogs streams the selected instances and, until ctx ends, every
-// matching instance that starts later: new instances from a scale or a
-// rollout join the stream, and an instance that restarts after a crash
-// is picked up again from the moment it restarted.
+// matching instance that starts later. New instances from a scale or a
+// rollout join the stream, and an instance that restarts after a crash is
+// picked up again from the moment it restarted.
 func (o *Orchestrator) followLogs(ctx context.Context, project string, opts LogsOptions,
 	selected []ObservedContainer, out *lockedWriter, width int) error {
 	ctx, cancel := context.WithCancel(ctx)

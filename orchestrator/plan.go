@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// DesiredService is what the file asks for one service, reduced to what
+// DesiredService is the file's state of one service, reduced to the values
 // the planner compares.
 type DesiredService struct {
 	Name     string
@@ -36,7 +36,7 @@ type ObservedContainer struct {
 	Created time.Time
 }
 
-// StepKind is what one plan step does.
+// StepKind is the action of one plan step.
 type StepKind string
 
 // The steps of a plan.

@@ -39,7 +39,7 @@ type Template struct {
 	Env     EnvTemplate          `json:"env"`
 	Config  container.Config     `json:"config"`
 	Host    container.HostConfig `json:"host"`
-	// Networks maps network names, as the engine knows them, to endpoint
+	// Networks maps network names, as the engine names them, to endpoint
 	// settings. Instances join all of them.
 	Networks map[string]*network.EndpointSettings `json:"networks"`
 	// ContainerName and Hostname are the service's fixed values, valid for
@@ -406,7 +406,7 @@ func volumeMounts(p *compose.Project, svc *compose.Service) ([]mount.Mount, erro
 
 // endpoints returns the networks of a service's instances. Without a front
 // door the instances carry the service name as an alias, as in Docker
-// Compose; with one, the front door carries it, so that clients on the
+// Compose. With one, the front door carries it, so that clients on the
 // project network also go through the front door.
 func endpoints(p *compose.Project, svc *compose.Service) map[string]*network.EndpointSettings {
 	out := map[string]*network.EndpointSettings{}

@@ -40,10 +40,11 @@ type service struct {
 	FrontDoor *frontDoorSpec
 }
 
-// Up converges the project on the engine to the file: it builds missing
-// images, creates networks and volumes, starts front doors, creates or
-// removes instances to reach each service's count, waits until every new
-// instance is ready, and puts it into its front door's rotation.
+// Up converges the project on the engine to the file. It builds missing
+// images, creates networks and volumes, and starts front doors. It creates
+// or removes instances to reach each service's count and rolls changed
+// services out. Each new instance joins its front door's rotation only
+// once it is ready.
 //
 // Up returns an error wrapping ErrChanged, and changes nothing, when
 // instances run another revision than the file describes. When a step
@@ -208,9 +209,9 @@ func (r *upRun) execute(ctx context.Context, plan Plan, observed []ObservedConta
 	if err := r.ensureVolumes(ctx); err != nil {
 		return err
 	}
-	// Surplus containers of a slot are removed only after the slot's kept
-	// instance is ready, so that the slot stays served; such duplicates are
-	// what an interrupted run leaves behind.
+	// Surplus containers of a slot, which an interrupted run leaves behind,
+	// are removed only after the slot's kept instance is ready, so that the
+	// slot stays served.
 	var removals, creates, duplicates []Step
 	for _, step := range plan.Steps {
 		switch {

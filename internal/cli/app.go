@@ -185,7 +185,7 @@ func newOrchestrator(c *cli.Context, report orchestrator.Reporter) (*orchestrato
 		return nil, err
 	}
 	if _, err := engine.Ping(c.Context); err != nil {
-		return nil, fmt.Errorf("no Docker engine answers at %s; start Docker or set DOCKER_HOST: %w", engine.DaemonHost(), err)
+		return nil, fmt.Errorf("no Docker engine responds at %s; start Docker or set DOCKER_HOST: %w", engine.DaemonHost(), err)
 	}
 	exe, err := os.Executable()
 	if err != nil {

@@ -8,9 +8,8 @@ import (
 )
 
 // interspersed moves a command's flags in front of its positional
-// arguments, so that `rollout history web --json` works as Docker and
-// kubectl users expect; urfave/cli stops reading flags at the first
-// positional argument. Global flags and the command path stay where they
+// arguments, because urfave/cli stops reading flags at the first positional
+// argument and Docker and kubectl users type `rollout history web --json`. Global flags and the command path stay where they
 // are, and everything after "--" is left alone.
 func interspersed(app *cli.App, args []string) []string {
 	if len(args) < 2 {

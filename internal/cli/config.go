@@ -104,7 +104,7 @@ func resolveService(p *compose.Project, svc *compose.Service, cpus int) resolved
 }
 
 // engineCPUs returns the engine's CPU count, or this machine's when no
-// engine answers within a second.
+// engine responds within a second.
 func engineCPUs(c *cli.Context) int {
 	engine, err := orchestrator.NewEngine()
 	if err != nil {

@@ -146,9 +146,9 @@ func (c *clientConn) proxy() bool {
 }
 
 // exchange sends the request over up and relays the response. A request that can be
-// replayed is sent once more on a new connection when a reused up turns out to be closed,
-// and once on another backend when its backend failed before any response byte, as when
-// an instance crashes with the request in flight.
+// replayed is sent once more on a new connection when a reused up turns out to be closed.
+// It is also sent once to another backend when its backend failed before any response
+// byte, as when an instance crashes with the request in flight.
 func (c *clientConn) exchange(b *backend, up *upstreamConn, upgrade bool) bool {
 	err := c.send(up, upgrade)
 	if err == nil {

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// Target is what to probe.
+// Target is the instance address that a probe checks.
 type Target struct {
 	// Host is the instance's address on the shared network.
 	Host string
