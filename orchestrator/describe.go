@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/docker/docker/api/types/container"
 )
 
 // secretKey matches variable names whose values describe masks, such as
@@ -34,14 +36,20 @@ func MaskEnv(env []string) []string {
 // InstanceDescription is the describe view of one instance.
 type InstanceDescription struct {
 	InstanceStatus
-	InstanceID  string    `json:"instance_id"`
-	Created     time.Time `json:"created"`
-	FinishedAt  string    `json:"finished_at,omitempty"`
-	OOMKilled   bool      `json:"oom_killed"`
-	LastReason  string    `json:"last_exit_reason,omitempty"`
-	MemoryLimit int64     `json:"memory_limit,omitempty"`
-	Environment []string  `json:"environment"`
-	Logs        []string  `json:"last_logs"`
+	InstanceID string    `json:"instance_id"`
+	Created    time.Time `json:"created"`
+	FinishedAt string    `json:"finished_at,omitempty"`
+	// LastReason is why the latest run ended: "OOMKilled", the engine's
+	// error, or "exited with code N".
+	LastReason string `json:"last_exit_reason,omitempty"`
+	// RestartPolicy is the engine's restart policy, such as
+	// "unless-stopped" or "on-failure:5".
+	RestartPolicy string `json:"restart_policy"`
+	// MinUptime is the run time below which an exit is unstable.
+	MinUptime   string   `json:"min_uptime"`
+	MemoryLimit int64    `json:"memory_limit,omitempty"`
+	Environment []string `json:"environment"`
+	Logs        []string `json:"last_logs"`
 }
 
 // ServiceDescription is the describe view of one service.
@@ -62,24 +70,27 @@ func (o *Orchestrator) Describe(ctx context.Context, project, target string) (*S
 		return nil, err
 	}
 	desc := &ServiceDescription{}
+	var matched []ObservedContainer
 	for _, c := range observed {
 		if !describes(c, target) {
 			continue
 		}
 		desc.Service = c.Service
-		if c.Role == RoleFrontDoor {
+		switch c.Role {
+		case RoleFrontDoor:
 			desc.FrontDoor = c.Name
-			continue
+		case RoleInstance:
+			matched = append(matched, c)
 		}
-		if c.Role != RoleInstance {
-			continue
-		}
-		inst, err := o.describeInstance(ctx, project, c)
-		if err != nil {
-			return nil, err
-		}
-		desc.Instances = append(desc.Instances, inst)
-		desc.Revision, desc.Image = inst.Revision, inst.Image
+	}
+	instances, err := o.superviseAll(ctx, project, matched)
+	if err != nil {
+		return nil, err
+	}
+	for _, inst := range instances {
+		d := o.describeInstance(ctx, project, inst)
+		desc.Instances = append(desc.Instances, d)
+		desc.Revision, desc.Image = d.Revision, d.Image
 	}
 	if len(desc.Instances) == 0 {
 		return nil, fmt.Errorf("no instance of project %q matches %q; give a service name, service.slot or a container name from clusterctl ps",
@@ -96,32 +107,44 @@ func describes(c ObservedContainer, target string) bool {
 	return c.Service == target || c.Name == target || c.Service+"."+strconv.Itoa(c.Slot) == target
 }
 
-func (o *Orchestrator) describeInstance(ctx context.Context, project string, c ObservedContainer) (InstanceDescription, error) {
-	info, err := o.Engine.ContainerInspect(ctx, c.ID)
-	if err != nil {
-		return InstanceDescription{}, fmt.Errorf("inspect %s: %w", c.Name, err)
-	}
+func (o *Orchestrator) describeInstance(ctx context.Context, project string, inst supervisedInstance) InstanceDescription {
+	info, sup := inst.Info, inst.Supervision
 	desc := InstanceDescription{
-		InstanceStatus: statusOf(project, c, info),
+		InstanceStatus: inst.status(project),
 		InstanceID:     info.Config.Labels[LabelInstanceID],
-		OOMKilled:      info.State.OOMKilled,
+		RestartPolicy:  formatRestartPolicy(sup.Policy.Restart),
+		MinUptime:      sup.Policy.MinUptime.String(),
 		Environment:    MaskEnv(info.Config.Env),
-		Logs:           o.lastLogs(ctx, c.ID, logTail),
+		Logs:           o.lastLogs(ctx, inst.ID, logTail),
 	}
 	desc.Created, _ = time.Parse(time.RFC3339Nano, info.Created)
-	if info.State.FinishedAt != "" && !strings.HasPrefix(info.State.FinishedAt, "0001") {
+	if finished := parseTime(info.State.FinishedAt); !finished.IsZero() {
 		desc.FinishedAt = info.State.FinishedAt
 	}
 	if info.HostConfig != nil {
 		desc.MemoryLimit = info.HostConfig.Memory
 	}
 	switch {
-	case info.State.OOMKilled:
+	case sup.LastExit != nil && sup.LastExit.OOMKilled:
 		desc.LastReason = "OOMKilled"
 	case info.State.Error != "":
 		desc.LastReason = info.State.Error
-	case info.State.ExitCode != 0 || info.RestartCount > 0:
-		desc.LastReason = fmt.Sprintf("exited with code %d", info.State.ExitCode)
+	case sup.LastExit != nil:
+		desc.LastReason = fmt.Sprintf("exited with code %d", sup.LastExit.ExitCode)
+	case info.RestartCount > 0:
+		desc.LastReason = "exited; the engine's events no longer record how"
 	}
-	return desc, nil
+	return desc
+}
+
+// formatRestartPolicy writes a restart policy as compose's restart key
+// does: "no", "always", "unless-stopped", "on-failure" or "on-failure:N".
+func formatRestartPolicy(p container.RestartPolicy) string {
+	switch {
+	case p.Name == "":
+		return string(container.RestartPolicyDisabled)
+	case p.Name == container.RestartPolicyOnFailure && p.MaximumRetryCount > 0:
+		return fmt.Sprintf("%s:%d", p.Name, p.MaximumRetryCount)
+	}
+	return string(p.Name)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,11 +17,13 @@ import (
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -42,6 +45,14 @@ type fakeEngine struct {
 	// failStart, when it returns an error for a container name, makes
 	// ContainerStart fail.
 	failStart func(name string) error
+	// inspectHook, when set, may change what ContainerInspect returns for
+	// a container name, to act out crashes. It runs with f.mu held.
+	inspectHook func(name string, info *container.InspectResponse)
+	// logs, when set, returns the output lines of a container by name.
+	logs func(name string) []string
+	// events are the engine's past events, which Events returns when the
+	// request has an end time.
+	events []events.Message
 }
 
 type fakeContainer struct {
@@ -180,11 +191,15 @@ func (f *fakeEngine) ContainerInspect(_ context.Context, id string) (container.I
 	for i, n := range c.networks {
 		endpoints[n] = &network.EndpointSettings{IPAddress: fmt.Sprintf("10.9.0.%d", i+2)}
 	}
-	return container.InspectResponse{
+	info := container.InspectResponse{
 		ContainerJSONBase: &container.ContainerJSONBase{ID: c.id, Name: "/" + c.name, State: state, HostConfig: &c.host},
 		Config:            &cfg,
 		NetworkSettings:   &container.NetworkSettings{Networks: endpoints},
-	}, nil
+	}
+	if f.inspectHook != nil {
+		f.inspectHook(c.name, &info)
+	}
+	return info, nil
 }
 
 func (f *fakeEngine) ContainerCreate(_ context.Context, cfg *container.Config, host *container.HostConfig,
@@ -242,8 +257,19 @@ func (f *fakeEngine) ContainerRemove(_ context.Context, id string, _ container.R
 	return nil
 }
 
-func (f *fakeEngine) ContainerLogs(context.Context, string, container.LogsOptions) (io.ReadCloser, error) {
-	return io.NopCloser(bytes.NewReader(nil)), nil
+// ContainerLogs returns the lines of f.logs as the engine multiplexes
+// them, all on stdout.
+func (f *fakeEngine) ContainerLogs(_ context.Context, id string, _ container.LogsOptions) (io.ReadCloser, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var buf bytes.Buffer
+	if c, ok := f.containers[id]; ok && f.logs != nil {
+		w := stdcopy.NewStdWriter(&buf, stdcopy.Stdout)
+		for _, line := range f.logs(c.name) {
+			fmt.Fprintln(w, line)
+		}
+	}
+	return io.NopCloser(&buf), nil
 }
 
 func (f *fakeEngine) ContainerExecCreate(_ context.Context, id string, opts container.ExecOptions) (container.ExecCreateResponse, error) {
@@ -290,17 +316,52 @@ func (f *fakeEngine) countBusySlots() {
 	f.maxBusySlots = max(f.maxBusySlots, busy)
 }
 
-// Events returns a stream without events that ends at once when opts has
-// an end time, else when ctx does.
+// Events returns, when opts has an end time, the events of f.events that
+// match its container and label filters and then ends. Without an end
+// time it returns no events and ends when ctx does.
 func (f *fakeEngine) Events(ctx context.Context, opts events.ListOptions) (<-chan events.Message, <-chan error) {
-	errs := make(chan error, 1)
+	f.mu.Lock()
+	var past []events.Message
+	if opts.Until != "" {
+		for _, msg := range f.events {
+			if matchesEvent(opts.Filters, msg) {
+				past = append(past, msg)
+			}
+		}
+	}
+	f.mu.Unlock()
+	messages, errs := make(chan events.Message), make(chan error, 1)
 	go func() {
+		for _, msg := range past {
+			select {
+			case messages <- msg:
+			case <-ctx.Done():
+				errs <- ctx.Err()
+				return
+			}
+		}
 		if opts.Until == "" {
 			<-ctx.Done()
 		}
 		errs <- io.EOF
 	}()
-	return make(chan events.Message), errs
+	return messages, errs
+}
+
+func matchesEvent(args filters.Args, msg events.Message) bool {
+	if ids := args.Get("container"); len(ids) > 0 && !slices.Contains(ids, msg.Actor.ID) {
+		return false
+	}
+	if actions := args.Get("event"); len(actions) > 0 && !slices.Contains(actions, string(msg.Action)) {
+		return false
+	}
+	for _, label := range args.Get("label") {
+		key, value, _ := strings.Cut(label, "=")
+		if msg.Actor.Attributes[key] != value {
+			return false
+		}
+	}
+	return true
 }
 
 // names returns the names of all containers.

@@ -18,6 +18,10 @@ const (
 	// LabelCount is the instance count the service had when this container
 	// was created.
 	LabelCount = "io.clusterctl.instances"
+	// LabelMinUptime is x-clusterctl.min_uptime as a Go duration, set only
+	// when the file sets it, so that ps tells a crash loop from a restart
+	// without the file.
+	LabelMinUptime = "io.clusterctl.min-uptime"
 
 	// RoleFrontDoor marks front door containers.
 	RoleFrontDoor = "frontdoor"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 )
 
 // Instance states as ps reports them.
@@ -33,10 +34,31 @@ type InstanceStatus struct {
 	Revision string `json:"revision"`
 	State    string `json:"state"`
 	// Health is the engine's health status, or "none" without a healthcheck.
-	Health    string     `json:"health"`
+	Health string `json:"health"`
+	// Restarts is the engine's restart count. It counts every automatic
+	// restart since the container was created or last started through the
+	// API, after short and long runs alike.
 	Restarts  int        `json:"restarts"`
 	StartedAt *time.Time `json:"started_at"`
-	ExitCode  int        `json:"exit_code"`
+	// ExitCode is the code of the latest exit, kept while the engine runs
+	// the instance again; 0 when it never exited.
+	ExitCode int `json:"exit_code"`
+	// OOMKilled is true when the latest exit was a kill for exceeding the
+	// memory limit.
+	OOMKilled bool `json:"oom_killed"`
+	// UnstableExits counts the latest exits in a row that came sooner than
+	// min_uptime.
+	UnstableExits int `json:"unstable_exits"`
+	// NextRestartAt estimates when the engine restarts an instance that it
+	// waits on, from the engine's backoff rule; null otherwise.
+	NextRestartAt *time.Time `json:"next_restart_at"`
+	// GaveUp is true when the engine stopped restarting the instance
+	// because on-failure:N used up its N restarts.
+	GaveUp bool `json:"gave_up"`
+	// Backoff says what the engine does next in words, such as
+	// "restarting in 800ms" or "gave up after 5 restarts"; empty when it
+	// does nothing.
+	Backoff string `json:"backoff,omitempty"`
 }
 
 // PS returns the instances of the project, sorted by service and slot.
@@ -47,14 +69,56 @@ func (o *Orchestrator) PS(ctx context.Context, project string, services []string
 	if err != nil {
 		return nil, err
 	}
+	var selected []ObservedContainer
+	for _, c := range observed {
+		if c.Role == RoleInstance && (len(services) == 0 || slices.Contains(services, c.Service)) {
+			selected = append(selected, c)
+		}
+	}
+	instances, err := o.superviseAll(ctx, project, selected)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]InstanceStatus, 0, len(instances))
+	for _, inst := range instances {
+		rows = append(rows, inst.status(project))
+	}
+	slices.SortFunc(rows, func(a, b InstanceStatus) int {
+		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Slot, b.Slot), cmp.Compare(a.Name, b.Name))
+	})
+	return rows, nil
+}
+
+// supervisedInstance is an instance with its inspection and how the engine
+// supervises it.
+type supervisedInstance struct {
+	ObservedContainer
+	Info        container.InspectResponse
+	Supervision supervision
+	// At is when the supervision was computed.
+	At time.Time
+}
+
+// superviseAll inspects the containers in parallel and computes their
+// supervision from one read of the project's events. The events are read
+// first, because supervise takes the inspection to be as new as them or
+// newer. Containers removed since they were listed are left out.
+func (o *Orchestrator) superviseAll(ctx context.Context, project string, containers []ObservedContainer) ([]supervisedInstance, error) {
+	if len(containers) == 0 {
+		return nil, nil
+	}
+	since := containers[0].Created
+	for _, c := range containers {
+		if c.Created.Before(since) {
+			since = c.Created
+		}
+	}
+	histories := o.readRunHistories(ctx, filters.NewArgs(filters.Arg("label", LabelProject+"="+project)), since)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	var rows []InstanceStatus
+	var out []supervisedInstance
 	var errs []error
-	for _, c := range observed {
-		if c.Role != RoleInstance || (len(services) > 0 && !slices.Contains(services, c.Service)) {
-			continue
-		}
+	for _, c := range containers {
 		wg.Go(func() {
 			info, err := o.Engine.ContainerInspect(ctx, c.ID)
 			mu.Lock()
@@ -66,65 +130,51 @@ func (o *Orchestrator) PS(ctx context.Context, project string, services []string
 				errs = append(errs, fmt.Errorf("inspect %s: %w", c.Name, err))
 				return
 			}
-			rows = append(rows, statusOf(project, c, info))
+			var history runHistory
+			if h := histories[c.ID]; h != nil {
+				history = *h
+			}
+			now := time.Now()
+			out = append(out, supervisedInstance{ObservedContainer: c, Info: info,
+				Supervision: supervise(info, policyOf(info), history, now), At: now})
 		})
 	}
 	wg.Wait()
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}
-	slices.SortFunc(rows, func(a, b InstanceStatus) int {
-		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Slot, b.Slot), cmp.Compare(a.Name, b.Name))
-	})
-	return rows, nil
+	return out, nil
 }
 
-func statusOf(project string, c ObservedContainer, info container.InspectResponse) InstanceStatus {
+// status returns the ps row of the instance.
+func (inst supervisedInstance) status(project string) InstanceStatus {
+	info, sup := inst.Info, inst.Supervision
 	row := InstanceStatus{
-		Project: project, Service: c.Service, Slot: c.Slot, Name: c.Name, ID: c.ID,
-		Image: cmp.Or(info.Config.Labels[LabelImage], info.Config.Image), Revision: c.Revision, Health: "none",
-		Restarts: info.RestartCount, ExitCode: info.State.ExitCode,
+		Project: project, Service: inst.Service, Slot: inst.Slot, Name: inst.Name, ID: inst.ID,
+		Image: cmp.Or(info.Config.Labels[LabelImage], info.Config.Image), Revision: inst.Revision, Health: "none",
+		State: sup.State, Restarts: sup.Restarts, ExitCode: info.State.ExitCode,
+		UnstableExits: sup.UnstableExits, GaveUp: sup.GaveUp, Backoff: sup.backoff(inst.At),
+	}
+	if sup.LastExit != nil {
+		row.ExitCode, row.OOMKilled = sup.LastExit.ExitCode, sup.LastExit.OOMKilled
 	}
 	if info.State.Health != nil {
 		row.Health = info.State.Health.Status
 	}
-	if started, err := time.Parse(time.RFC3339Nano, info.State.StartedAt); err == nil && !started.IsZero() && started.Year() > 1 {
+	if started := parseTime(info.State.StartedAt); !started.IsZero() {
 		row.StartedAt = &started
 	}
-	row.State = instanceState(info)
+	if !sup.NextRestart.IsZero() {
+		next := sup.NextRestart
+		row.NextRestartAt = &next
+	}
 	return row
 }
 
-// instanceState maps the engine's view of a container to a ps state. A
-// container that restarted and runs again counts as crashloop until it is
-// healthy, or for an instance without a healthcheck until it has run for
-// DefaultMinUptime.
+// instanceState returns the ps state of a container from its inspection
+// alone, without reading events: an instance that restarted counts as
+// crashloop until it reaches its minimum uptime, whatever ended the run
+// before.
 func instanceState(info container.InspectResponse) string {
-	state := info.State
-	switch {
-	case state.Restarting:
-		return StateCrashloop
-	case !state.Running:
-		return StateExited
-	}
-	if state.Health != nil {
-		switch state.Health.Status {
-		case container.Healthy:
-			return StateReady
-		case container.Unhealthy:
-			return StateUnhealthy
-		}
-		if info.RestartCount > 0 {
-			return StateCrashloop
-		}
-		return StateStarting
-	}
-	started, _ := time.Parse(time.RFC3339Nano, state.StartedAt)
-	if time.Since(started) < DefaultMinUptime {
-		if info.RestartCount > 0 {
-			return StateCrashloop
-		}
-		return StateStarting
-	}
-	return StateReady
+	return supervise(info, policyOf(info), runHistory{}, time.Now()).State
 }

@@ -2,16 +2,12 @@ package orchestrator
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/events"
-	"github.com/docker/docker/api/types/filters"
 
 	"github.com/clusterctl/clusterctl/compose"
 )
@@ -121,7 +117,7 @@ func (o *Orchestrator) waitReady(ctx context.Context, p *compose.Project, svc *c
 		if err != nil {
 			return fmt.Errorf("inspect %s: %w", inst.Name, err)
 		}
-		if reason := o.crashReason(ctx, info); reason != "" {
+		if reason := o.crashReason(ctx, info, inst.Restarts); reason != "" {
 			return o.instanceError(ctx, svc, inst, reason, "")
 		}
 		ready, health, err := o.checkGate(ctx, p, svc, inst, g, info, &probe)
@@ -142,33 +138,35 @@ func (o *Orchestrator) waitReady(ctx context.Context, p *compose.Project, svc *c
 	}
 }
 
-// crashed reports whether a container stopped running or restarted.
-func crashed(info container.InspectResponse) bool {
+// crashed reports whether a container stopped running, or restarted more
+// often than the restarts it had when the wait began. State.OOMKilled alone
+// is no crash: Docker 20.10 keeps it set after the container runs again.
+func crashed(info container.InspectResponse, restarts int) bool {
 	state := info.State
-	return state.OOMKilled || state.Restarting || info.RestartCount > 0 ||
-		state.Status == "exited" || state.Status == "dead"
+	return state.Restarting || info.RestartCount > restarts ||
+		state.Status == container.StateExited || state.Status == container.StateDead
 }
 
-// crashReason returns why a container is not running, or "" while it runs
-// without having restarted.
-func (o *Orchestrator) crashReason(ctx context.Context, info container.InspectResponse) string {
-	state := info.State
-	switch {
-	case state.OOMKilled:
-		return fmt.Sprintf("was killed for exceeding its memory limit (OOMKilled, exit code %d)", state.ExitCode)
-	case state.Restarting:
-		return fmt.Sprintf("exited with code %d and is restarting (restart %d)", state.ExitCode, info.RestartCount)
-	case info.RestartCount > 0:
-		// The engine resets the exit code when the container runs again, so
-		// the code comes from the engine's record of the exit.
-		if code, ok := o.lastExitCode(ctx, info.ID); ok {
-			return fmt.Sprintf("exited with code %d and was restarted (restart %d)", code, info.RestartCount)
-		}
-		return fmt.Sprintf("exited and was restarted (restart %d)", info.RestartCount)
-	case state.Status == "exited" || state.Status == "dead":
-		return fmt.Sprintf("exited with code %d", state.ExitCode)
+// crashReason returns why a container crashed since it had restarts
+// restarts, or "" while it runs without having crashed: its exit code, how
+// long it ran against min_uptime, whether it was OOM-killed and what the
+// engine does next. The engine's events tell the exit code and the OOM kill
+// of a run that it restarted already.
+func (o *Orchestrator) crashReason(ctx context.Context, info container.InspectResponse, restarts int) string {
+	if !crashed(info, restarts) {
+		return ""
 	}
-	return ""
+	history := o.readRunHistory(ctx, info)
+	// The events were read after this inspection; inspect again so that
+	// the inspection is at least as new as the events.
+	if again, err := o.Engine.ContainerInspect(ctx, info.ID); err == nil {
+		info = again
+	}
+	var memory int64
+	if info.HostConfig != nil {
+		memory = info.HostConfig.Memory
+	}
+	return supervise(info, policyOf(info), history, time.Now()).crashReason(memory)
 }
 
 // checkGate reports whether the gate passed and, when it has not, the last
@@ -210,33 +208,6 @@ func (o *Orchestrator) instanceError(ctx context.Context, svc *compose.Service, 
 	return &InstanceError{
 		Service: svc.Name, Slot: inst.Slot, Name: inst.Name, Reason: reason, Health: health,
 		Logs: o.lastLogs(context.WithoutCancel(ctx), inst.ID, logTail),
-	}
-}
-
-// lastExitCode reads the exit code of a container's last exit from the
-// engine's die events, which keep it after a restart.
-func (o *Orchestrator) lastExitCode(ctx context.Context, id string) (int, bool) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	messages, errs := o.Engine.Events(ctx, events.ListOptions{
-		Since: "0", Until: strconv.FormatInt(time.Now().Unix()+1, 10),
-		Filters: filters.NewArgs(filters.Arg("container", id), filters.Arg("event", string(events.ActionDie))),
-	})
-	code, found := 0, false
-	for {
-		select {
-		case msg := <-messages:
-			if n, err := strconv.Atoi(msg.Actor.Attributes["exitCode"]); err == nil {
-				code, found = n, true
-			}
-		case err := <-errs:
-			// The stream ends with io.EOF at the end time, or with the error
-			// that cut it short; either way the codes read so far stand.
-			if err != nil && !errors.Is(err, io.EOF) {
-				o.logger().Debug("read die events", "container", shortID(id), "err", err)
-			}
-			return code, found
-		}
 	}
 }
 

@@ -255,7 +255,7 @@ func (r *upRun) monitor(ctx context.Context, svc *service, reps []replacement, p
 				errs[i] = fmt.Errorf("inspect %s: %w", rep.New.Name, err)
 				continue
 			}
-			if reason := r.o.crashReason(ctx, info); reason != "" {
+			if reason := r.o.crashReason(ctx, info, 0); reason != "" {
 				errs[i] = r.o.instanceError(ctx, svc.Service, rep.New, reason+" during the monitor period of "+period.String(), "")
 			}
 		}
@@ -338,7 +338,7 @@ func (r *upRun) leaveRotation(ctx context.Context, service, id string) error {
 // running reports whether a container runs and has not restarted.
 func (o *Orchestrator) running(ctx context.Context, id string) bool {
 	info, err := o.Engine.ContainerInspect(ctx, id)
-	return err == nil && !crashed(info)
+	return err == nil && !crashed(info, 0)
 }
 
 // removeOld removes the old instances of a finished rollout.

@@ -82,6 +82,14 @@ func NewTemplate(p *compose.Project, svc *compose.Service, imageID, version stri
 		OpenStdin:    cfg.StdinOpen,
 		Domainname:   cfg.DomainName,
 	}
+	if svc.MinUptime > 0 {
+		// A label of the template, so that a change of min_uptime is a new
+		// revision, as a change of the restart policy is.
+		if t.Config.Labels == nil {
+			t.Config.Labels = map[string]string{}
+		}
+		t.Config.Labels[LabelMinUptime] = svc.MinUptime.String()
+	}
 	host, err := hostConfig(p, svc)
 	if err != nil {
 		return nil, nil, err

@@ -46,10 +46,10 @@ type service struct {
 // services out. Each new instance joins its front door's rotation only
 // once it is ready.
 //
-// Up returns an error wrapping ErrChanged, and changes nothing, when
-// instances run another revision than the file describes. When a step
-// fails or ctx is cancelled, Up removes what this call created before it
-// returns; instances that existed before are left as they were.
+// When a step fails or ctx is cancelled, Up removes what this call created
+// before it returns; instances that existed before are left as they were.
+// Up also fails, after its steps, when an instance of the file's revision
+// is crash-looping.
 func (o *Orchestrator) Up(ctx context.Context, p *compose.Project, opts UpOptions) error {
 	selected, err := p.Select(opts.Services)
 	if err != nil {
@@ -76,6 +76,9 @@ func (o *Orchestrator) Up(ctx context.Context, p *compose.Project, opts UpOption
 	if plan.Empty() {
 		repaired, err := o.repairRotations(ctx, p, services, observed)
 		if err != nil || repaired {
+			return cmpErr(err, o.checkCrashLoops(ctx, p.Name, services))
+		}
+		if err := o.checkCrashLoops(ctx, p.Name, services); err != nil {
 			return err
 		}
 		for _, svc := range services {
@@ -88,7 +91,7 @@ func (o *Orchestrator) Up(ctx context.Context, p *compose.Project, opts UpOption
 	if err := run.execute(ctx, plan, observed); err != nil {
 		return errors.Join(err, run.cleanup(ctx))
 	}
-	return nil
+	return o.checkCrashLoops(ctx, p.Name, services)
 }
 
 // prepare resolves images, instance counts, templates and front door specs.
@@ -152,12 +155,17 @@ func desiredState(services []*service) []DesiredService {
 	return desired
 }
 
-// created is an instance container that this run started.
+// created is an instance container that this run started, or a running
+// one that it waits for.
 type created struct {
 	ID          string
 	Name        string
 	Slot        int
 	WaitTimeout time.Duration
+	// Restarts is the engine's restart count when the wait began. Only
+	// restarts beyond it are crashes; it is 0 for a container that this
+	// run started, because a start through the API resets the count.
+	Restarts int
 }
 
 // upRun carries out one plan and remembers what it created, so that a

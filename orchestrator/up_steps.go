@@ -144,15 +144,16 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 			if c.Service != svc.Name || c.Role != RoleInstance || c.State != "running" || c.Slot >= svc.Count {
 				continue
 			}
-			b, state, err := r.o.readyBackend(ctx, c)
+			b, info, err := r.o.inspectBackend(ctx, c.ID, c.Slot)
 			if err != nil {
 				return err
 			}
-			switch state {
+			switch instanceState(info) {
 			case StateReady:
 				rot.add(b)
 			case StateStarting:
-				r.pending = append(r.pending, pendingInstance{svc, created{ID: c.ID, Name: c.Name, Slot: c.Slot, WaitTimeout: r.opts.WaitTimeout}})
+				r.pending = append(r.pending, pendingInstance{svc, created{ID: c.ID, Name: c.Name, Slot: c.Slot,
+					WaitTimeout: r.opts.WaitTimeout, Restarts: info.RestartCount}})
 			}
 		}
 		// A new front door starts empty, so the first sync always pushes,

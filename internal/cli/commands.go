@@ -129,13 +129,29 @@ func writePSTable(c *cli.Context, rows []orchestrator.InstanceStatus) error {
 		if r.StartedAt != nil && r.State != orchestrator.StateExited {
 			uptime = time.Since(*r.StartedAt).Round(time.Second).String()
 		}
-		state := r.State
-		if r.State == orchestrator.StateExited {
-			state = fmt.Sprintf("exited (%d)", r.ExitCode)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Service, r.Slot, r.Name, state, r.Health, r.Restarts, uptime, r.Revision)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Service, r.Slot, r.Name, stateCell(r), r.Health, r.Restarts, uptime, r.Revision)
 	}
 	return tw.Flush()
+}
+
+// stateCell is the STATE column of ps: the state, and for an instance that
+// exited or restarts, its latest exit and the engine's backoff, such as
+// "crashloop (exit 3, restarting in 800ms)".
+func stateCell(r orchestrator.InstanceStatus) string {
+	switch {
+	case r.State == orchestrator.StateExited:
+		return fmt.Sprintf("exited (%d)", r.ExitCode)
+	case r.State != orchestrator.StateCrashloop && r.Backoff == "":
+		return r.State
+	}
+	details := []string{fmt.Sprintf("exit %d", r.ExitCode)}
+	if r.OOMKilled {
+		details[0] = "OOMKilled"
+	}
+	if r.Backoff != "" {
+		details = append(details, r.Backoff)
+	}
+	return r.State + " (" + strings.Join(details, ", ") + ")"
 }
 
 func logsCommand() *cli.Command {

@@ -48,14 +48,15 @@ func writeDescription(c *cli.Context, desc *orchestrator.ServiceDescription) err
 		fmt.Fprintf(w, "\nInstance %s.%d (%s)\n", inst.Service, inst.Slot, inst.Name)
 		fields := [][2]string{
 			{"State", inst.State}, {"Health", inst.Health}, {"Revision", inst.Revision},
-			{"Instance ID", inst.InstanceID}, {"Restarts", fmt.Sprint(inst.Restarts)},
-			{"Exit code", fmt.Sprint(inst.ExitCode)}, {"Last reason", orDash(inst.LastReason)},
+			{"Instance ID", inst.InstanceID}, {"Restart policy", inst.RestartPolicy}, {"Min uptime", inst.MinUptime},
+			{"Restarts", fmt.Sprint(inst.Restarts)}, {"Exit code", fmt.Sprint(inst.ExitCode)},
+			{"Last reason", orDash(inst.LastReason)}, {"Backoff", orDash(inst.Backoff)},
 		}
 		if inst.MemoryLimit > 0 {
 			fields = append(fields, [2]string{"Memory limit", fmt.Sprintf("%d MiB", inst.MemoryLimit>>20)})
 		}
 		for _, f := range fields {
-			fmt.Fprintf(w, "  %-13s %s\n", f[0]+":", f[1])
+			fmt.Fprintf(w, "  %-16s %s\n", f[0]+":", f[1])
 		}
 		env, err := yaml.Marshal(inst.Environment)
 		if err != nil {
