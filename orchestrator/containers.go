@@ -19,6 +19,10 @@ import (
 // A container that fails to join is removed again.
 func (o *Orchestrator) createContainer(ctx context.Context, name string, cfg *container.Config, host *container.HostConfig,
 	net string, endpoint *network.EndpointSettings, extra map[string]*network.EndpointSettings) (string, error) {
+	if endpoint == nil {
+		// The Docker client reads every endpoint's settings at create.
+		endpoint = &network.EndpointSettings{}
+	}
 	netCfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{net: endpoint}}
 	host.NetworkMode = container.NetworkMode(net)
 	created, err := o.Engine.ContainerCreate(ctx, cfg, host, netCfg, nil, name)

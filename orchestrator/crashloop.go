@@ -3,6 +3,8 @@ package orchestrator
 import (
 	"context"
 	"errors"
+	"sync"
+	"time"
 )
 
 // checkCrashLoops returns an InstanceError for each instance of the
@@ -31,21 +33,54 @@ func (o *Orchestrator) checkCrashLoops(ctx context.Context, project string, serv
 	if err != nil {
 		return err
 	}
+	var wg sync.WaitGroup
+	for i := range instances {
+		wg.Go(func() { instances[i] = o.settleCrashLoop(ctx, instances[i]) })
+	}
+	wg.Wait()
 	var errs []error
 	for _, inst := range instances {
 		if inst.Supervision.State != StateCrashloop {
 			continue
 		}
-		var memory int64
-		if inst.Info.HostConfig != nil {
-			memory = inst.Info.HostConfig.Memory
-		}
-		reason := inst.Supervision.crashReason(memory) +
-			"; fix the cause and run clusterctl up, or replace the instance with clusterctl rollout restart " + inst.Service
-		err := o.instanceError(ctx, byName[inst.Service].Service, created{ID: inst.ID, Name: inst.Name, Slot: inst.Slot}, reason, "")
+		c := crashOf(inst.Supervision, inst.Info)
+		c.Reason += "; fix the cause and run clusterctl up, or replace the instance with clusterctl rollout restart " + inst.Service
+		err := o.crashError(ctx, byName[inst.Service].Service, created{ID: inst.ID, Name: inst.Name, Slot: inst.Slot}, c)
 		o.Report.emit(Event{Kind: EventFailed, Project: project, Service: inst.Service, Slot: inst.Slot,
 			Container: inst.Name, Message: firstLine(err)})
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// settleCrashLoop resolves an instance that ps calls crashloop only
+// because the engine's events no longer tell how its last run ended: it
+// runs again after a restart and has not reached min_uptime yet. It
+// watches the instance until the run reaches min_uptime, and is no crash
+// loop, or the instance exits again, which the inspection describes in
+// full. The wait is bounded by min_uptime and ctx.
+func (o *Orchestrator) settleCrashLoop(ctx context.Context, inst supervisedInstance) supervisedInstance {
+	restarts := inst.Info.RestartCount
+	for inst.Supervision.State == StateCrashloop && inst.Supervision.lastRunUnknown() && !inst.Info.State.Restarting {
+		if sleep(ctx, pollInterval) != nil {
+			return inst
+		}
+		info, err := o.Engine.ContainerInspect(ctx, inst.ID)
+		if err != nil {
+			return inst
+		}
+		var history runHistory
+		if crashed(info, restarts) {
+			history = o.readRunHistory(ctx, info)
+			if again, err := o.Engine.ContainerInspect(ctx, inst.ID); err == nil {
+				info = again
+			}
+		}
+		inst.Info, inst.At = info, time.Now()
+		inst.Supervision = supervise(info, policyOf(info), history, inst.At)
+		if crashed(info, restarts) {
+			return inst
+		}
+	}
+	return inst
 }

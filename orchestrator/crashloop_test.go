@@ -241,3 +241,59 @@ func TestDescribe_OOMKilledAfterRestart(t *testing.T) {
 		t.Errorf("state %q with %d restarts, want ready with 1", inst.State, inst.Restarts)
 	}
 }
+
+func TestUp_CrashLoopWithoutEvents(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		// crashAgain makes the instance exit again while up watches it;
+		// else its run reaches min_uptime.
+		crashAgain bool
+	}{
+		{name: "exits again", crashAgain: true},
+		{name: "run reaches min_uptime"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			engine := newFakeEngine()
+			o, _ := newTestOrchestrator(engine)
+			p := testProject(1, false)
+			if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+				t.Fatalf("first Up: %v", err)
+			}
+			// The instance runs again after two restarts, and the engine's
+			// events no longer tell how the runs before ended.
+			restartedAt := time.Now().Add(-500 * time.Millisecond)
+			inspections := 0
+			engine.mu.Lock()
+			engine.inspectHook = func(_ string, info *container.InspectResponse) {
+				inspections++
+				info.RestartCount = 2
+				info.State.StartedAt = stamp(restartedAt)
+				info.State.FinishedAt = stamp(restartedAt.Add(-100 * time.Millisecond))
+				if tc.crashAgain && inspections > 3 {
+					info.RestartCount = 3
+					info.State = restarting(restartedAt, restartedAt.Add(300*time.Millisecond), 3)
+				}
+			}
+			engine.mu.Unlock()
+
+			err := o.Up(t.Context(), p, UpOptions{})
+
+			if !tc.crashAgain {
+				if err != nil {
+					t.Errorf("Up: %v, want success once the run reached min_uptime", err)
+				}
+				return
+			}
+			var inst *InstanceError
+			if !errors.As(err, &inst) {
+				t.Fatalf("Up error = %v, want an InstanceError", err)
+			}
+			if !strings.Contains(inst.Reason, "is crash-looping: exited with code 3 after 300ms, sooner than min_uptime 1s") {
+				t.Errorf("reason = %q, want the exit that up saw", inst.Reason)
+			}
+		})
+	}
+}

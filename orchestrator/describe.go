@@ -125,7 +125,7 @@ func (o *Orchestrator) describeInstance(ctx context.Context, project string, ins
 		desc.MemoryLimit = info.HostConfig.Memory
 	}
 	switch {
-	case sup.LastExit != nil && sup.LastExit.OOMKilled:
+	case sup.LastExit != nil && sup.LastExit.OOMKilled, sup.EarlierOOMKill:
 		desc.LastReason = "OOMKilled"
 	case info.State.Error != "":
 		desc.LastReason = info.State.Error

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
@@ -62,9 +63,17 @@ func (o *Orchestrator) exec(ctx context.Context, id string, cmd []string) (execR
 // lastLogs returns up to n last lines of a container's output, both
 // streams merged, for failure reports.
 func (o *Orchestrator) lastLogs(ctx context.Context, id string, n int) []string {
-	rc, err := o.Engine.ContainerLogs(ctx, id, container.LogsOptions{
-		ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(n),
-	})
+	return o.lastLogsUntil(ctx, id, n, time.Time{})
+}
+
+// lastLogsUntil returns up to n last lines of a container's output that
+// the engine logged by until; a zero until means all of it.
+func (o *Orchestrator) lastLogsUntil(ctx context.Context, id string, n int, until time.Time) []string {
+	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(n)}
+	if !until.IsZero() {
+		opts.Until = eventTime(until)
+	}
+	rc, err := o.Engine.ContainerLogs(ctx, id, opts)
 	if err != nil {
 		return []string{fmt.Sprintf("(logs unavailable: %v)", err)}
 	}

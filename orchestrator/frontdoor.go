@@ -211,8 +211,8 @@ func (o *Orchestrator) createFrontDoor(ctx context.Context, spec frontDoorSpec) 
 		if err != nil {
 			return id, fmt.Errorf("inspect %s: %w", spec.Name, err)
 		}
-		if reason := o.crashReason(ctx, info, 0); reason != "" {
-			return id, fmt.Errorf("front door %s %s\nlast log lines:\n%s", spec.Name, reason, indent(o.lastLogs(ctx, id, logTail)))
+		if c := o.detectCrash(ctx, info, 0); c != nil {
+			return id, fmt.Errorf("front door %s %s\nlast log lines:\n%s", spec.Name, c.Reason, indent(o.lastLogs(ctx, id, logTail)))
 		}
 		res, err := o.exec(ctx, id, frontDoorStatusCommand)
 		if err == nil && res.ExitCode == 0 {

@@ -158,6 +158,7 @@ func (inst supervisedInstance) status(project string) InstanceStatus {
 	if sup.LastExit != nil {
 		row.ExitCode, row.OOMKilled = sup.LastExit.ExitCode, sup.LastExit.OOMKilled
 	}
+	row.OOMKilled = row.OOMKilled || sup.EarlierOOMKill
 	if info.State.Health != nil {
 		row.Health = info.State.Health.Status
 	}

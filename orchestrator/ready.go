@@ -117,8 +117,8 @@ func (o *Orchestrator) waitReady(ctx context.Context, p *compose.Project, svc *c
 		if err != nil {
 			return fmt.Errorf("inspect %s: %w", inst.Name, err)
 		}
-		if reason := o.crashReason(ctx, info, inst.Restarts); reason != "" {
-			return o.instanceError(ctx, svc, inst, reason, "")
+		if c := o.detectCrash(ctx, info, inst.Restarts); c != nil {
+			return o.crashError(ctx, svc, inst, c)
 		}
 		ready, health, err := o.checkGate(ctx, p, svc, inst, g, info, &probe)
 		if err != nil {
@@ -147,14 +147,23 @@ func crashed(info container.InspectResponse, restarts int) bool {
 		state.Status == container.StateExited || state.Status == container.StateDead
 }
 
-// crashReason returns why a container crashed since it had restarts
-// restarts, or "" while it runs without having crashed: its exit code, how
-// long it ran against min_uptime, whether it was OOM-killed and what the
-// engine does next. The engine's events tell the exit code and the OOM kill
-// of a run that it restarted already.
-func (o *Orchestrator) crashReason(ctx context.Context, info container.InspectResponse, restarts int) string {
+// crash is why an instance crashed.
+type crash struct {
+	Reason string
+	// Exited is when the run that crashed ended, zero when unknown. The
+	// output up to then is what the crash left: an instance that the
+	// engine restarted prints more after it.
+	Exited time.Time
+}
+
+// detectCrash returns why a container crashed since it had restarts
+// restarts, or nil while it runs without having crashed. The reason gives
+// the exit code, how long the run lasted against min_uptime, whether it
+// was OOM-killed and what the engine does next. The engine's events tell
+// the exit code and the OOM kill of a run that it restarted already.
+func (o *Orchestrator) detectCrash(ctx context.Context, info container.InspectResponse, restarts int) *crash {
 	if !crashed(info, restarts) {
-		return ""
+		return nil
 	}
 	history := o.readRunHistory(ctx, info)
 	// The events were read after this inspection; inspect again so that
@@ -162,11 +171,19 @@ func (o *Orchestrator) crashReason(ctx context.Context, info container.InspectRe
 	if again, err := o.Engine.ContainerInspect(ctx, info.ID); err == nil {
 		info = again
 	}
+	return crashOf(supervise(info, policyOf(info), history, time.Now()), info)
+}
+
+func crashOf(sup supervision, info container.InspectResponse) *crash {
 	var memory int64
 	if info.HostConfig != nil {
 		memory = info.HostConfig.Memory
 	}
-	return supervise(info, policyOf(info), history, time.Now()).crashReason(memory)
+	c := &crash{Reason: sup.crashReason(memory)}
+	if sup.LastExit != nil {
+		c.Exited = sup.LastExit.Exited
+	}
+	return c
 }
 
 // checkGate reports whether the gate passed and, when it has not, the last
@@ -208,6 +225,16 @@ func (o *Orchestrator) instanceError(ctx context.Context, svc *compose.Service, 
 	return &InstanceError{
 		Service: svc.Name, Slot: inst.Slot, Name: inst.Name, Reason: reason, Health: health,
 		Logs: o.lastLogs(context.WithoutCancel(ctx), inst.ID, logTail),
+	}
+}
+
+// crashError reports a crash with the instance's last output lines up to
+// the exit, so that the lines of a restarted run do not hide why the
+// crashed run ended.
+func (o *Orchestrator) crashError(ctx context.Context, svc *compose.Service, inst created, c *crash) error {
+	return &InstanceError{
+		Service: svc.Name, Slot: inst.Slot, Name: inst.Name, Reason: c.Reason,
+		Logs: o.lastLogsUntil(context.WithoutCancel(ctx), inst.ID, logTail, c.Exited),
 	}
 }
 

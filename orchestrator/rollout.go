@@ -255,8 +255,9 @@ func (r *upRun) monitor(ctx context.Context, svc *service, reps []replacement, p
 				errs[i] = fmt.Errorf("inspect %s: %w", rep.New.Name, err)
 				continue
 			}
-			if reason := r.o.crashReason(ctx, info, 0); reason != "" {
-				errs[i] = r.o.instanceError(ctx, svc.Service, rep.New, reason+" during the monitor period of "+period.String(), "")
+			if c := r.o.detectCrash(ctx, info, 0); c != nil {
+				c.Reason += " during the monitor period of " + period.String()
+				errs[i] = r.o.crashError(ctx, svc.Service, rep.New, c)
 			}
 		}
 		if err := sleep(ctx, pollInterval); err != nil {

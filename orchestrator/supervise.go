@@ -89,7 +89,10 @@ type supervision struct {
 	NextRestart time.Time
 	// GaveUp is true when an on-failure:N policy used up its N restarts.
 	GaveUp bool
-	Policy supervisionPolicy
+	// EarlierOOMKill is true when the engine's State.OOMKilled reports an
+	// OOM kill of a run that the events no longer cover.
+	EarlierOOMKill bool
+	Policy         supervisionPolicy
 }
 
 // supervise computes the ps state of an instance from its inspection, its
@@ -121,6 +124,12 @@ func supervise(info container.InspectResponse, policy supervisionPolicy, history
 		last := finished[len(finished)-1]
 		sup.LastExit = &last
 	}
+	// Docker 20.10 keeps State.OOMKilled set after the engine restarts the
+	// container, and Docker 28 clears it. While it is set and the events no
+	// longer cover the latest exit, an OOM kill is the best account of it.
+	// NOTE: on Docker 20.10 the flag may stem from an earlier run than the
+	// latest exit.
+	sup.EarlierOOMKill = sup.LastExit == nil && state.Running && info.RestartCount > 0 && state.OOMKilled
 	sup.UnstableExits = unstableExits(finished, policy.MinUptime)
 	switch {
 	case state.Restarting:
@@ -145,11 +154,12 @@ func supervise(info container.InspectResponse, policy supervisionPolicy, history
 
 // runningState is the state of a running container. A run after a restart
 // stays crashloop until it reaches the minimum uptime when the exit before
-// it was unstable, or unknown because the events no longer cover it.
+// it was unstable, or when the events no longer tell how long the run
+// before lasted.
 func runningState(info container.InspectResponse, sup supervision, now time.Time) string {
 	uptime := now.Sub(parseTime(info.State.StartedAt))
 	young := uptime < sup.Policy.MinUptime
-	if young && info.RestartCount > 0 && (sup.UnstableExits > 0 || sup.LastExit == nil) {
+	if young && info.RestartCount > 0 && (sup.UnstableExits > 0 || sup.lastRunUnknown()) {
 		return StateCrashloop
 	}
 	if health := info.State.Health; health != nil {
@@ -165,6 +175,16 @@ func runningState(info container.InspectResponse, sup supervision, now time.Time
 		return StateStarting
 	}
 	return StateReady
+}
+
+// lastRunUnknown reports whether the events no longer tell how long the
+// run before the latest exit lasted.
+func (s supervision) lastRunUnknown() bool {
+	if s.LastExit == nil {
+		return s.Restarts > 0
+	}
+	_, ok := s.LastExit.duration()
+	return !ok
 }
 
 // mergeInspectedRun adds the run that the inspection shows to runs when
@@ -279,7 +299,9 @@ func (s supervision) backoff(now time.Time) string {
 			return "restarting now"
 		}
 		return "restarting in " + roundDuration(wait).String()
-	case s.State == StateCrashloop:
+	case s.State == StateCrashloop && s.UnstableExits == 1:
+		return "1 unstable exit"
+	case s.State == StateCrashloop && s.UnstableExits > 1:
 		return fmt.Sprintf("%d unstable exits in a row", s.UnstableExits)
 	}
 	return ""
@@ -294,6 +316,8 @@ func (s supervision) crashReason(memoryLimit int64) string {
 		b.WriteString("is crash-looping: ")
 	}
 	switch {
+	case s.LastExit == nil && s.EarlierOOMKill:
+		b.WriteString("was killed for exceeding its memory limit (OOMKilled)")
 	case s.LastExit == nil:
 		b.WriteString("exited")
 	case s.LastExit.OOMKilled && memoryLimit > 0:

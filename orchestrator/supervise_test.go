@@ -201,6 +201,13 @@ func TestSupervise_States(t *testing.T) {
 			state: StateCrashloop,
 		},
 		{
+			name:     "running again and the events lost the start before the exit",
+			info:     inspection(runningAfterExit(ago(300*time.Millisecond), ago(400*time.Millisecond)), 1, unlessStopped, ""),
+			runs:     []containerRun{{Exited: ago(400 * time.Millisecond), ExitCode: 3}},
+			state:    StateCrashloop,
+			exitCode: 3,
+		},
+		{
 			name:     "on-failure gave up",
 			info:     inspection(exited(ago(2*time.Second), ago(1800*time.Millisecond), 3), 3, onFailure3, ""),
 			runs:     crashRuns(4, ago(1800*time.Millisecond), 200*time.Millisecond, 300*time.Millisecond, 3),
@@ -410,11 +417,33 @@ func TestSupervision_Backoff(t *testing.T) {
 		{supervision{State: StateCrashloop, NextRestart: now.Add(-time.Second)}, "restarting now"},
 		{supervision{State: StateCrashloop, GaveUp: true, Restarts: 5}, "gave up after 5 restarts"},
 		{supervision{State: StateCrashloop, UnstableExits: 4}, "4 unstable exits in a row"},
+		{supervision{State: StateCrashloop, UnstableExits: 1}, "1 unstable exit"},
+		{supervision{State: StateCrashloop, Restarts: 2}, ""},
 		{supervision{State: StateReady}, ""},
 	}
 	for _, tc := range cases {
 		if got := tc.sup.backoff(now); got != tc.want {
 			t.Errorf("backoff of %+v = %q, want %q", tc.sup, got, tc.want)
 		}
+	}
+}
+
+func TestSupervise_OOMKillWithoutEvents(t *testing.T) {
+	t.Parallel()
+	// Docker 20.10 keeps State.OOMKilled set after the restart.
+	state := runningAfterExit(ago(4*time.Second), ago(5*time.Second))
+	state.OOMKilled = true
+	info := inspection(state, 1, unlessStopped, "")
+	sup := supervise(info, policyOf(info), runHistory{}, now)
+	if !sup.EarlierOOMKill {
+		t.Errorf("supervision = %+v, want the OOM kill from State.OOMKilled", sup)
+	}
+	if got := sup.crashReason(64 << 20); !strings.Contains(got, "OOMKilled") {
+		t.Errorf("reason = %q, want OOMKilled", got)
+	}
+	first := inspection(runningSince(ago(time.Hour)), 0, unlessStopped, "")
+	first.State.OOMKilled = true
+	if sup := supervise(first, policyOf(first), runHistory{}, now); sup.EarlierOOMKill {
+		t.Error("a container that never restarted reports an earlier OOM kill")
 	}
 }

@@ -126,7 +126,7 @@ func writePSTable(c *cli.Context, rows []orchestrator.InstanceStatus) error {
 	fmt.Fprintln(tw, "SERVICE\tSLOT\tNAME\tSTATE\tHEALTH\tRESTARTS\tUPTIME\tREVISION")
 	for _, r := range rows {
 		uptime := "-"
-		if r.StartedAt != nil && r.State != orchestrator.StateExited {
+		if r.StartedAt != nil && r.State != orchestrator.StateExited && !r.GaveUp && r.NextRestartAt == nil {
 			uptime = time.Since(*r.StartedAt).Round(time.Second).String()
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Service, r.Slot, r.Name, stateCell(r), r.Health, r.Restarts, uptime, r.Revision)
