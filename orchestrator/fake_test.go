@@ -61,7 +61,10 @@ type fakeContainer struct {
 	host     container.HostConfig
 	networks []string
 	running  bool
-	started  time.Time
+	// exited is true for a container that ran and exited with code 0, as a
+	// ready probe does once it succeeds.
+	exited  bool
+	started time.Time
 }
 
 var _ Engine = (*fakeEngine)(nil)
@@ -180,6 +183,9 @@ func (f *fakeEngine) ContainerInspect(_ context.Context, id string) (container.I
 	}
 	cfg := c.config
 	state := &container.State{Running: c.running, Status: container.StateCreated}
+	if c.exited {
+		state.Status = container.StateExited
+	}
 	if c.running {
 		state.Status = container.StateRunning
 		state.StartedAt = c.started.Format(time.RFC3339Nano)
@@ -212,7 +218,11 @@ func (f *fakeEngine) ContainerCreate(_ context.Context, cfg *container.Config, h
 		}
 	}
 	c := &fakeContainer{id: f.id("ctr"), name: name, config: *cfg, host: *host}
-	for n := range netCfg.EndpointsConfig {
+	for n, endpoint := range netCfg.EndpointsConfig {
+		if endpoint == nil {
+			// The Docker client dereferences every endpoint's settings.
+			return container.CreateResponse{}, fmt.Errorf("create %s: nil endpoint settings for network %s", name, n)
+		}
 		c.networks = append(c.networks, n)
 	}
 	f.containers[c.id] = c
@@ -233,6 +243,9 @@ func (f *fakeEngine) ContainerStart(_ context.Context, id string, _ container.St
 		}
 	}
 	c.running, c.started = true, time.Now().Add(-time.Hour)
+	if c.config.Labels[LabelRole] == RoleProbe {
+		c.running, c.exited = false, true
+	}
 	return nil
 }
 

@@ -1,0 +1,32 @@
+package orchestrator
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/clusterctl/clusterctl/compose"
+)
+
+func TestUp_ReadyProbeGate(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, events := newTestOrchestrator(engine)
+	p := testProject(1, false)
+	p.Services[0].Config.HealthCheck = nil
+	p.Services[0].Ready = &compose.ReadyProbe{HTTPPath: "/healthz", Port: 8080}
+
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+
+	var passed bool
+	for _, e := range *events {
+		passed = passed || (e.Kind == EventReady && strings.HasPrefix(e.Message, "probe passed"))
+	}
+	if !passed {
+		t.Errorf("events = %+v, want the probe to pass", *events)
+	}
+	if names := engine.names(); len(names) != 1 || !strings.HasPrefix(names[0], "shop-web-0-") {
+		t.Errorf("containers = %v, want the instance alone once its probe is removed", names)
+	}
+}
