@@ -124,12 +124,12 @@ func (p *project) waitForRow(timeout time.Duration, cond func(supervisionRow) er
 	return row
 }
 
-// requireOutput fails unless text contains every want.
-func requireOutput(t testing.TB, what, text string, want ...string) {
+// requireOutput fails unless the output of source contains every want.
+func requireOutput(t testing.TB, source, output string, want ...string) {
 	t.Helper()
 	for _, w := range want {
-		if !strings.Contains(text, w) {
-			t.Errorf("%s does not contain %q:\n%s", what, w, text)
+		if !strings.Contains(output, w) {
+			t.Errorf("%s does not contain %q:\n%s", source, w, output)
 		}
 	}
 }

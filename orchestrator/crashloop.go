@@ -11,33 +11,36 @@ import (
 // services that runs the file's revision in a slot the file keeps and is
 // crash-looping. up calls it last, so that up exits 1 while such an
 // instance exists even when the file has not changed. The instance is left
-// as it is: it was there before this run, and the engine keeps restarting
-// it unless on-failure:N gave up.
+// as it is, and the engine keeps restarting it unless on-failure:N gave up.
 func (o *Orchestrator) checkCrashLoops(ctx context.Context, project string, services []*service) error {
 	observed, err := o.observe(ctx, project)
 	if err != nil {
 		return err
 	}
+
 	byName := map[string]*service{}
 	for _, svc := range services {
 		byName[svc.Name] = svc
 	}
-	var kept []ObservedContainer
+	var current []ObservedContainer
 	for _, c := range observed {
 		svc, ok := byName[c.Service]
 		if ok && c.Role == RoleInstance && c.Slot < svc.Count && c.Revision == svc.Template.Revision {
-			kept = append(kept, c)
+			current = append(current, c)
 		}
 	}
-	instances, err := o.superviseAll(ctx, project, kept)
+
+	instances, err := o.superviseAll(ctx, project, current)
 	if err != nil {
 		return err
 	}
+
 	var wg sync.WaitGroup
 	for i := range instances {
 		wg.Go(func() { instances[i] = o.settleCrashLoop(ctx, instances[i]) })
 	}
 	wg.Wait()
+
 	var errs []error
 	for _, inst := range instances {
 		if inst.Supervision.State != StateCrashloop {

@@ -55,7 +55,7 @@ type InstanceStatus struct {
 	// GaveUp is true when the engine stopped restarting the instance
 	// because on-failure:N used up its N restarts.
 	GaveUp bool `json:"gave_up"`
-	// Backoff says what the engine does next in words, such as
+	// Backoff describes what the engine does next in words, such as
 	// "restarting in 800ms" or "gave up after 5 restarts"; empty when it
 	// does nothing.
 	Backoff string `json:"backoff,omitempty"`

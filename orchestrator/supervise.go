@@ -8,13 +8,14 @@ import (
 	"github.com/docker/docker/api/types/container"
 )
 
-// The engine restarts crashed containers itself; clusterctl only reads how
-// that went. The engine's restart manager (moby's restartmanager package,
-// unchanged from Docker 20.10 to 28) waits before each restart: 100 ms
-// after an exit, doubling with every exit up to one minute, and back to
-// 100 ms after a run of 10 s or more. Its restart count keeps growing across
-// long runs, so on-failure:N gives up after N restarts however long each run
-// lasted. Only a start through the API resets the count and the delay.
+// The engine restarts crashed containers itself, and clusterctl only reads
+// how that went. The engine's restart manager (moby's restartmanager
+// package in Docker 28) waits 100 ms before a restart and doubles the wait
+// with every exit, up to one minute. After a run of 10 s or more it starts
+// again at 100 ms. Its restart count keeps growing across long runs, so
+// on-failure:N gives up after N restarts however long each run lasted, as
+// Docker 20.10.24 does too. Only a start through the API resets the count
+// and the delay.
 const (
 	engineBackoffStart = 100 * time.Millisecond
 	engineBackoffMax   = time.Minute
@@ -50,7 +51,8 @@ type runHistory struct {
 	Complete bool
 }
 
-// supervisionPolicy is what tells a crash loop from a restart.
+// supervisionPolicy is the minimum uptime and restart policy that tell a
+// crash loop from a restart.
 type supervisionPolicy struct {
 	// MinUptime is x-clusterctl.min_uptime, or DefaultMinUptime when the
 	// file does not set it: an exit sooner than this is unstable.
@@ -99,11 +101,12 @@ type supervision struct {
 // policy and its run history at time now. It is a pure function.
 //
 // An instance is crashloop when its latest exit came sooner than the
-// policy's minimum uptime and the engine restarts it (or restarted it and
-// the new run has not reached the minimum uptime yet), or when the engine
-// gave up restarting it under on-failure:N. An exit after a longer run that
-// the engine restarts reads as starting. A container that exited and is
-// not restarted, a clean exit under on-failure among them, is exited.
+// policy's minimum uptime and the engine restarts it, or restarted it and
+// the new run has not reached the minimum uptime yet. It is crashloop too
+// when the engine gave up restarting it under on-failure:N. An exit after a
+// longer run that the engine restarts reads as starting. A container that
+// exited and is not restarted, a clean exit under on-failure among them,
+// is exited.
 func supervise(info container.InspectResponse, policy supervisionPolicy, history runHistory, now time.Time) supervision {
 	state := info.State
 	if state == nil {
@@ -111,6 +114,7 @@ func supervise(info container.InspectResponse, policy supervisionPolicy, history
 	}
 	sup := supervision{Restarts: info.RestartCount, Policy: policy}
 	finished := finishedRuns(mergeInspectedRun(history.Runs, state))
+
 	// Only the exits since the engine's restart manager began count: a
 	// start through the API, as a rollback does, starts a new count.
 	exits := info.RestartCount
@@ -120,10 +124,12 @@ func supervise(info container.InspectResponse, policy supervisionPolicy, history
 	if len(finished) > exits {
 		finished = finished[len(finished)-exits:]
 	}
+
 	if len(finished) > 0 {
 		last := finished[len(finished)-1]
 		sup.LastExit = &last
 	}
+
 	// Docker 20.10 keeps State.OOMKilled set after the engine restarts the
 	// container, and Docker 28 clears it. While it is set and the events no
 	// longer cover the latest exit, an OOM kill is the best account of it.
@@ -131,6 +137,7 @@ func supervise(info container.InspectResponse, policy supervisionPolicy, history
 	// latest exit.
 	sup.EarlierOOMKill = sup.LastExit == nil && state.Running && info.RestartCount > 0 && state.OOMKilled
 	sup.UnstableExits = unstableExits(finished, policy.MinUptime)
+
 	switch {
 	case state.Restarting:
 		sup.State = StateStarting

@@ -51,13 +51,13 @@ func inspection(state *container.State, restarts int, policy container.RestartPo
 	}
 }
 
-// crashRuns returns n finished runs of length each, one after the other
-// with gap between them, the last one exiting at end.
-func crashRuns(n int, end time.Time, each, gap time.Duration, code int) []containerRun {
+// crashRuns returns n finished runs of the given length, one after the
+// other with gap between them, the last one exiting at end.
+func crashRuns(n int, end time.Time, length, gap time.Duration, code int) []containerRun {
 	runs := make([]containerRun, n)
 	for i := n - 1; i >= 0; i-- {
-		runs[i] = containerRun{Started: end.Add(-each), Exited: end, ExitCode: code}
-		end = end.Add(-each - gap)
+		runs[i] = containerRun{Started: end.Add(-length), Exited: end, ExitCode: code}
+		end = end.Add(-length - gap)
 	}
 	return runs
 }
