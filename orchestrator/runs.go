@@ -27,7 +27,7 @@ const historyTimeout = 5 * time.Second
 // later run. These events are the only record of why earlier runs ended. A failed read returns what it got:
 // callers fall back to the inspection alone.
 func (o *Orchestrator) readRunHistories(ctx context.Context, args filters.Args, since time.Time) map[string]*runHistory {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), historyTimeout)
+	ctx, cancel := context.WithTimeout(ctx, historyTimeout)
 	defer cancel()
 	args.Add("type", string(events.ContainerEventType))
 	for _, action := range []events.Action{events.ActionCreate, events.ActionStart, events.ActionDie, events.ActionOOM} {
