@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +24,8 @@ import (
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/clusterctl/clusterctl/internal/frontdoor"
 )
 
 // fakeEngine is an in-memory Engine: containers start running at once and
@@ -37,8 +41,16 @@ type fakeEngine struct {
 	execs      []string
 	execCmds   [][]string
 	// maxBusySlots is the largest number of slots that had more than one
-	// live container at the same time.
+	// live container at the same time, not counting instances that left
+	// the rotation and are stopping.
 	maxBusySlots int
+	// members is the latest rotation pushed to each front door, and
+	// everMember every instance that was in a rotation once.
+	members    map[string]map[string]bool
+	everMember map[string]bool
+	// stoppedServing lists instances stopped while a front door still had
+	// them in its rotation.
+	stoppedServing []string
 	// failStart, when it returns an error for a container name, makes
 	// ContainerStart fail.
 	failStart func(name string) error
@@ -61,7 +73,38 @@ func newFakeEngine() *fakeEngine {
 		containers: map[string]*fakeContainer{},
 		networks:   map[string]string{},
 		volumes:    map[string]bool{},
+		members:    map[string]map[string]bool{},
+		everMember: map[string]bool{},
 	}
+}
+
+// inRotation reports whether any front door has the instance in its latest
+// rotation; the caller holds f.mu.
+func (f *fakeEngine) inRotation(id string) bool {
+	for _, members := range f.members {
+		if members[id] {
+			return true
+		}
+	}
+	return false
+}
+
+// recordMembership keeps the rotation that a members command pushes; the
+// caller holds f.mu.
+func (f *fakeEngine) recordMembership(frontDoor string, cmd []string) {
+	if !slices.Contains(cmd, "members") || len(cmd) == 0 {
+		return
+	}
+	var m frontdoor.Membership
+	if json.Unmarshal([]byte(cmd[len(cmd)-1]), &m) != nil {
+		return
+	}
+	members := map[string]bool{}
+	for _, b := range m.Backends {
+		members[b.ID] = true
+		f.everMember[b.ID] = true
+	}
+	f.members[frontDoor] = members
 }
 
 func (f *fakeEngine) id(prefix string) string {
@@ -225,6 +268,9 @@ func (f *fakeEngine) ContainerStop(_ context.Context, id string, _ container.Sto
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if c, ok := f.containers[id]; ok {
+		if f.inRotation(id) {
+			f.stoppedServing = append(f.stoppedServing, c.name)
+		}
 		c.running = false
 		f.countBusySlots()
 		return nil
@@ -251,6 +297,7 @@ func (f *fakeEngine) ContainerExecCreate(_ context.Context, id string, opts cont
 	defer f.mu.Unlock()
 	f.execs = append(f.execs, strings.Join(opts.Cmd, " "))
 	f.execCmds = append(f.execCmds, opts.Cmd)
+	f.recordMembership(id, opts.Cmd)
 	return container.ExecCreateResponse{ID: "exec-" + id}, nil
 }
 
@@ -277,7 +324,8 @@ func (f *fakeEngine) ContainerExecInspect(context.Context, string) (container.Ex
 func (f *fakeEngine) countBusySlots() {
 	perSlot := map[string]int{}
 	for _, c := range f.containers {
-		if c.config.Labels[LabelRole] == RoleInstance && (c.running || c.started.IsZero()) {
+		leaving := f.everMember[c.id] && !f.inRotation(c.id)
+		if c.config.Labels[LabelRole] == RoleInstance && (c.running || c.started.IsZero()) && !leaving {
 			perSlot[c.config.Labels[LabelService]+"."+c.config.Labels[LabelInstance]]++
 		}
 	}

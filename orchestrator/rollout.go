@@ -77,6 +77,7 @@ func (r *upRun) rollout(ctx context.Context, svc *service, change Change, observ
 		}
 		return r.failRollout(ctx, svc, change, update, rollbackCfg, append(done, failed...), err)
 	}
+	r.background.Wait()
 	r.removeOld(ctx, done)
 	return r.o.recordRevision(ctx, r.p.Name, svc.Template)
 }
@@ -171,9 +172,41 @@ func (r *upRun) replaceSlot(ctx context.Context, svc *service, tmpl *Template, s
 	// here on keeps it rather than removing it.
 	r.untrack(inst.ID)
 	if swapOld {
-		return rep, r.o.stopInstance(ctx, r.p.Name, svc.Name, old.Slot, old.ID, old.Name)
+		r.stopInBackground(ctx, svc, old)
 	}
 	return rep, nil
+}
+
+// stopInBackground stops an old instance that left the rotation and
+// drained, without holding up the next batch: the instance serves no
+// request any more, so its stop_grace_period need not delay the rollout.
+// The rollout waits for every such stop before it removes old instances
+// or returns. A failed stop leaves the instance running outside the
+// rotation, and its removal at the end of the rollout kills it.
+func (r *upRun) stopInBackground(ctx context.Context, svc *service, old *ObservedContainer) {
+	done := make(chan struct{})
+	r.mu.Lock()
+	r.stopping[old.ID] = done
+	r.mu.Unlock()
+	r.background.Go(func() {
+		defer close(done)
+		err := r.o.stopInstance(ctx, r.p.Name, svc.Name, old.Slot, old.ID, old.Name)
+		if err != nil && ctx.Err() == nil {
+			r.o.Report.emit(Event{Kind: EventWarning, Project: r.p.Name, Service: svc.Name, Slot: old.Slot,
+				Container: old.Name, Message: "stopping the replaced instance failed, it is removed at the end: " + firstLine(err)})
+		}
+	})
+}
+
+// waitStopped waits until the background stop of an old instance, if one
+// was started, has ended.
+func (r *upRun) waitStopped(id string) {
+	r.mu.Lock()
+	done, ok := r.stopping[id]
+	r.mu.Unlock()
+	if ok {
+		<-done
+	}
 }
 
 // swapInRotation adds a ready new instance to its front door and, when
@@ -297,6 +330,7 @@ func (r *upRun) restore(ctx context.Context, svc *service, rep replacement) erro
 		}
 	}
 	if rep.Old != nil {
+		r.waitStopped(rep.Old.ID)
 		r.mu.Lock()
 		r.retired = slices.DeleteFunc(r.retired, func(id string) bool { return id == rep.Old.ID })
 		r.mu.Unlock()

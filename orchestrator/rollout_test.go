@@ -40,8 +40,11 @@ func TestBatches(t *testing.T) {
 // TestRollout_SafetyProperties runs rollouts against the fake engine with
 // random instance counts and parallelism, and checks the two safety rules
 // on every membership the front door receives and every container change:
-// no slot is ever without an instance in rotation, and never more than
-// parallelism slots have an old and a new instance at once.
+// no slot is ever without an instance in rotation, never more than
+// parallelism slots have an old and a new instance at once, and no
+// instance is stopped while it is in rotation. An old instance that left
+// the rotation and is stopping in the background no longer counts for its
+// slot.
 func TestRollout_SafetyProperties(t *testing.T) {
 	t.Parallel()
 	rapid.Check(t, func(rt *rapid.T) {
@@ -78,6 +81,9 @@ func TestRollout_SafetyProperties(t *testing.T) {
 		}
 		if engine.maxBusySlots > parallelism {
 			rt.Fatalf("%d slots changed at once, parallelism is %d", engine.maxBusySlots, parallelism)
+		}
+		if len(engine.stoppedServing) > 0 {
+			rt.Fatalf("instances stopped while in rotation: %v", engine.stoppedServing)
 		}
 	})
 }

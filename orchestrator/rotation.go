@@ -117,10 +117,12 @@ func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, 
 			if err := run.loadRotations(ctx, observed); err != nil {
 				return true, err
 			}
-			if err := run.waitPending(ctx); err != nil {
-				return true, err
+			err := run.waitPending(ctx)
+			if err == nil {
+				err = run.syncAll(ctx)
 			}
-			return true, run.syncAll(ctx)
+			run.background.Wait()
+			return true, err
 		}
 	}
 	return false, nil

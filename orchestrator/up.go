@@ -174,6 +174,13 @@ type upRun struct {
 	// retired are old instances that left the rotation because their
 	// slot's new instance serves it; an interrupted run removes them.
 	retired []string
+	// stopping maps old instances that are being stopped in the background
+	// to a channel closed when the stop ended.
+	stopping map[string]chan struct{}
+	// background counts those stops and the first rotation pushes to front
+	// doors that existed before the run. The run waits for them before it
+	// returns.
+	background sync.WaitGroup
 	// pending are running instances that were not ready when the run began.
 	pending  []pendingInstance
 	networks []string
@@ -181,7 +188,8 @@ type upRun struct {
 }
 
 func newUpRun(o *Orchestrator, p *compose.Project, services []*service, opts UpOptions) *upRun {
-	run := &upRun{o: o, p: p, opts: opts, services: map[string]*service{}, doors: map[string]*rotation{}}
+	run := &upRun{o: o, p: p, opts: opts, services: map[string]*service{}, doors: map[string]*rotation{},
+		stopping: map[string]chan struct{}{}}
 	for _, svc := range services {
 		run.services[svc.Name] = svc
 	}
@@ -247,6 +255,7 @@ func (r *upRun) execute(ctx context.Context, plan Plan, observed []ObservedConta
 			return err
 		}
 	}
+	r.background.Wait()
 	return r.recordRevisions(ctx)
 }
 

@@ -155,19 +155,39 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 				r.pending = append(r.pending, pendingInstance{svc, created{ID: c.ID, Name: c.Name, Slot: c.Slot, WaitTimeout: r.opts.WaitTimeout}})
 			}
 		}
-		// A new front door starts empty, so the first sync always pushes,
-		// and it pushes now, before anything else waits, so that a front
-		// door created by this run serves the instances that stay. Such a
-		// front door is no longer this run's to remove on failure.
+		// The first sync always pushes, because a front door that this run
+		// created starts empty, and one that restarted lost its rotation.
+		// It pushes now, before anything else waits, so that the front door
+		// serves the instances that stay. A front door created by this run
+		// is no longer this run's to remove on failure once it serves.
 		rot.version++
-		if len(rot.backends) > 0 {
+		if len(rot.backends) == 0 {
+			continue
+		}
+		if r.tracked(door.ID) {
 			if err := rot.sync(ctx); err != nil {
 				return err
 			}
 			r.untrack(door.ID)
+			continue
 		}
+		// A front door that existed before holds its rotation already in
+		// all but rare cases, so its push overlaps the run's first steps.
+		// A later sync waits for it, and pushes again if it failed.
+		r.background.Go(func() {
+			if err := rot.sync(ctx); err != nil && ctx.Err() == nil {
+				r.o.logger().Warn("push front door rotation", "container", door.Name, "err", err)
+			}
+		})
 	}
 	return nil
+}
+
+// tracked reports whether this run created the container.
+func (r *upRun) tracked(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Contains(r.containers, id)
 }
 
 // pendingInstance is a running instance that was not ready yet when the
@@ -276,6 +296,7 @@ func (o *Orchestrator) removeFrontDoor(ctx context.Context, project string, step
 func (r *upRun) cleanup(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
+	r.background.Wait()
 	r.mu.Lock()
 	containers := slices.Clone(r.containers)
 	networks, volumes := slices.Clone(r.networks), slices.Clone(r.volumes)
