@@ -23,6 +23,7 @@ import (
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/clusterctl/clusterctl/internal/frontdoor"
@@ -51,6 +52,8 @@ type fakeEngine struct {
 	// stoppedServing lists instances stopped while a front door still had
 	// them in its rotation.
 	stoppedServing []string
+	// streams maps the IDs of member stream execs to their front door.
+	streams map[string]string
 	// failStart, when it returns an error for a container name, makes
 	// ContainerStart fail.
 	failStart func(name string) error
@@ -75,6 +78,7 @@ func newFakeEngine() *fakeEngine {
 		volumes:    map[string]bool{},
 		members:    map[string]map[string]bool{},
 		everMember: map[string]bool{},
+		streams:    map[string]string{},
 	}
 }
 
@@ -296,9 +300,34 @@ func (f *fakeEngine) ContainerExecCreate(_ context.Context, id string, opts cont
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.execs = append(f.execs, strings.Join(opts.Cmd, " "))
+	execID := f.id("exec")
+	if slices.Contains(opts.Cmd, "--stream") {
+		f.streams[execID] = id
+		return container.ExecCreateResponse{ID: execID}, nil
+	}
 	f.execCmds = append(f.execCmds, opts.Cmd)
 	f.recordMembership(id, opts.Cmd)
-	return container.ExecCreateResponse{ID: "exec-" + id}, nil
+	return container.ExecCreateResponse{ID: execID}, nil
+}
+
+// serveMemberStream plays `frontdoor members --stream` in a front door: it
+// records each membership line as if it came with its own exec, and
+// replies to each with an empty drain result.
+func (f *fakeEngine) serveMemberStream(frontDoor string, conn net.Conn) {
+	defer conn.Close()
+	out := stdcopy.NewStdWriter(conn, stdcopy.Stdout)
+	lines := bufio.NewScanner(conn)
+	for lines.Scan() {
+		cmd := []string{ToolBinary, "frontdoor", "members", lines.Text()}
+		f.mu.Lock()
+		f.execCmds = append(f.execCmds, cmd)
+		f.recordMembership(frontDoor, cmd)
+		f.countBusySlots()
+		f.mu.Unlock()
+		if _, err := io.WriteString(out, `{"result":{"added":[],"removed":[]}}`+"\n"); err != nil {
+			return
+		}
+	}
 }
 
 // ContainerAttach returns a connection that ends at once.
@@ -308,11 +337,18 @@ func (f *fakeEngine) ContainerAttach(context.Context, string, container.AttachOp
 	return types.HijackedResponse{Conn: client, Reader: bufio.NewReader(client)}, nil
 }
 
-// ContainerExecAttach returns a connection that ends at once: the exec
-// printed nothing.
-func (f *fakeEngine) ContainerExecAttach(context.Context, string, container.ExecAttachOptions) (types.HijackedResponse, error) {
+// ContainerExecAttach returns a connection that ends at once, because the
+// exec printed nothing, or for a member stream one that answers each line.
+func (f *fakeEngine) ContainerExecAttach(_ context.Context, execID string, _ container.ExecAttachOptions) (types.HijackedResponse, error) {
 	client, server := net.Pipe()
-	server.Close()
+	f.mu.Lock()
+	frontDoor, stream := f.streams[execID]
+	f.mu.Unlock()
+	if stream {
+		go f.serveMemberStream(frontDoor, server)
+	} else {
+		server.Close()
+	}
 	return types.HijackedResponse{Conn: client, Reader: bufio.NewReader(client)}, nil
 }
 

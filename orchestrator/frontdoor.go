@@ -54,6 +54,21 @@ func (o *Orchestrator) toolImage(ctx context.Context) (string, error) {
 	if o.ToolImage != "" {
 		return o.ToolImage, nil
 	}
+	o.toolMu.Lock()
+	defer o.toolMu.Unlock()
+	if o.toolTag != "" {
+		return o.toolTag, nil
+	}
+	tag, err := o.ensureToolImage(ctx)
+	if err == nil {
+		o.toolTag = tag
+	}
+	return tag, err
+}
+
+// ensureToolImage builds the tool image from Executable unless the engine
+// has it already.
+func (o *Orchestrator) ensureToolImage(ctx context.Context) (string, error) {
 	binary, err := os.ReadFile(o.Executable)
 	if err != nil {
 		return "", fmt.Errorf("read clusterctl binary for the front door image: %w", err)
@@ -237,10 +252,9 @@ type Backend = frontdoor.Backend
 // pushMembership replaces the rotation of a front door. It returns once
 // requests in flight on removed instances finished or drainTimeout passed.
 func (o *Orchestrator) pushMembership(ctx context.Context, frontDoorID string, backends []Backend, drainTimeout time.Duration) error {
-	slices.SortFunc(backends, func(a, b Backend) int { return a.Slot - b.Slot })
-	data, err := json.Marshal(frontdoor.Membership{Backends: backends, DrainTimeout: drainTimeout})
+	data, err := membershipJSON(backends, drainTimeout)
 	if err != nil {
-		return fmt.Errorf("encode membership: %w", err)
+		return err
 	}
 	res, err := o.exec(ctx, frontDoorID, []string{ToolBinary, "frontdoor", "members", "--socket", AdminSocket, string(data)})
 	if err != nil {
@@ -251,6 +265,16 @@ func (o *Orchestrator) pushMembership(ctx context.Context, frontDoorID string, b
 	}
 	o.logger().Debug("membership pushed", "frontdoor", shortID(frontDoorID), "backends", len(backends), "result", strings.TrimSpace(res.Stdout))
 	return nil
+}
+
+// membershipJSON encodes a rotation, its instances sorted by slot.
+func membershipJSON(backends []Backend, drainTimeout time.Duration) ([]byte, error) {
+	slices.SortFunc(backends, func(a, b Backend) int { return a.Slot - b.Slot })
+	data, err := json.Marshal(frontdoor.Membership{Backends: backends, DrainTimeout: drainTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("encode membership: %w", err)
+	}
+	return data, nil
 }
 
 // requireStatic rejects a binary that cannot run in an empty image: one

@@ -77,9 +77,14 @@ func (r *upRun) rollout(ctx context.Context, svc *service, change Change, observ
 		}
 		return r.failRollout(ctx, svc, change, update, rollbackCfg, append(done, failed...), err)
 	}
+	// Each old instance is removed once its own stop ended, so the removals
+	// overlap the stop of the last batch, and so does recording the revision.
+	var removals sync.WaitGroup
+	removals.Go(func() { r.removeOld(ctx, done) })
+	err := r.o.recordRevision(ctx, r.p.Name, svc.Template)
+	removals.Wait()
 	r.background.Wait()
-	r.removeOld(ctx, done)
-	return r.o.recordRevision(ctx, r.p.Name, svc.Template)
+	return err
 }
 
 func (r *upRun) failRollout(ctx context.Context, svc *service, change Change, update, rollbackCfg UpdateConfig,
@@ -375,19 +380,25 @@ func (o *Orchestrator) running(ctx context.Context, id string) bool {
 	return err == nil && !crashed(info)
 }
 
-// removeOld removes the old instances of a finished rollout.
+// removeOld removes the old instances of a finished rollout, each once its
+// background stop ended, in parallel.
 func (r *upRun) removeOld(ctx context.Context, reps []replacement) {
+	var wg sync.WaitGroup
 	for _, rep := range reps {
 		if rep.Old == nil {
 			continue
 		}
-		if err := r.o.removeContainer(ctx, rep.Old.ID); err != nil {
-			r.o.logger().Warn("remove replaced instance", "container", rep.Old.Name, "err", err)
-			continue
-		}
-		r.o.Report.emit(Event{Kind: EventRemoved, Project: r.p.Name, Service: rep.Old.Service, Slot: rep.Slot, Container: rep.Old.Name,
-			Message: "replaced"})
+		wg.Go(func() {
+			r.waitStopped(rep.Old.ID)
+			if err := r.o.removeContainer(ctx, rep.Old.ID); err != nil {
+				r.o.logger().Warn("remove replaced instance", "container", rep.Old.Name, "err", err)
+				return
+			}
+			r.o.Report.emit(Event{Kind: EventRemoved, Project: r.p.Name, Service: rep.Old.Service, Slot: rep.Slot, Container: rep.Old.Name,
+				Message: "replaced"})
+		})
 	}
+	wg.Wait()
 }
 
 // stopInstance stops a container with its own stop signal and grace period.

@@ -129,6 +129,7 @@ func (o *Orchestrator) replaceAll(ctx context.Context, p *compose.Project, svc *
 		return nil
 	}
 	run := newUpRun(o, p, []*service{svc}, opts)
+	defer run.close()
 	err = run.loadRotations(ctx, observed)
 	if err == nil {
 		err = run.rollout(ctx, svc, change, observed)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	composetypes "github.com/compose-spec/compose-go/v2/types"
@@ -57,7 +58,7 @@ func TestRollout_SafetyProperties(t *testing.T) {
 			rt.Fatalf("first Up: %v", err)
 		}
 		engine.mu.Lock()
-		engine.execCmds, engine.maxBusySlots = nil, 0
+		engine.execCmds, engine.execs, engine.maxBusySlots = nil, nil, 0
 		engine.mu.Unlock()
 
 		value := "v2"
@@ -81,6 +82,15 @@ func TestRollout_SafetyProperties(t *testing.T) {
 		}
 		if engine.maxBusySlots > parallelism {
 			rt.Fatalf("%d slots changed at once, parallelism is %d", engine.maxBusySlots, parallelism)
+		}
+		streams := 0
+		for _, cmd := range engine.execs {
+			if strings.Contains(cmd, "members --stream") {
+				streams++
+			}
+		}
+		if streams != 1 {
+			rt.Fatalf("rollout opened %d member streams, want 1 for its front door", streams)
 		}
 		if len(engine.stoppedServing) > 0 {
 			rt.Fatalf("instances stopped while in rotation: %v", engine.stoppedServing)

@@ -85,6 +85,7 @@ func (o *Orchestrator) Up(ctx context.Context, p *compose.Project, opts UpOption
 		return nil
 	}
 	run := newUpRun(o, p, services, opts)
+	defer run.close()
 	if err := run.execute(ctx, plan, observed); err != nil {
 		return errors.Join(err, run.cleanup(ctx))
 	}
@@ -194,6 +195,13 @@ func newUpRun(o *Orchestrator, p *compose.Project, services []*service, opts UpO
 		run.services[svc.Name] = svc
 	}
 	return run
+}
+
+// close ends the run's member streams to its front doors.
+func (r *upRun) close() {
+	for _, rot := range r.doors {
+		rot.close()
+	}
 }
 
 func (r *upRun) track(id string) {

@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
+	"golang.org/x/sync/errgroup"
 )
 
 // ensureNetworks creates the networks of the selected services that do not
@@ -140,17 +141,29 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 		}
 		rot := newRotation(r.o, door.ID, svc.DrainTimeout)
 		r.doors[svc.Name] = rot
+		var running []ObservedContainer
 		for _, c := range observed {
-			if c.Service != svc.Name || c.Role != RoleInstance || c.State != "running" || c.Slot >= svc.Count {
-				continue
+			if c.Service == svc.Name && c.Role == RoleInstance && c.State == "running" && c.Slot < svc.Count {
+				running = append(running, c)
 			}
-			b, state, err := r.o.readyBackend(ctx, c)
-			if err != nil {
+		}
+		backends := make([]Backend, len(running))
+		states := make([]string, len(running))
+		inspections, inspectCtx := errgroup.WithContext(ctx)
+		for i, c := range running {
+			inspections.Go(func() error {
+				var err error
+				backends[i], states[i], err = r.o.readyBackend(inspectCtx, c)
 				return err
-			}
-			switch state {
+			})
+		}
+		if err := inspections.Wait(); err != nil {
+			return err
+		}
+		for i, c := range running {
+			switch states[i] {
 			case StateReady:
-				rot.add(b)
+				rot.add(backends[i])
 			case StateStarting:
 				r.pending = append(r.pending, pendingInstance{svc, created{ID: c.ID, Name: c.Name, Slot: c.Slot, WaitTimeout: r.opts.WaitTimeout}})
 			}
