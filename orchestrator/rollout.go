@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -53,12 +54,15 @@ func (r *upRun) rollout(ctx context.Context, svc *service, change Change, observ
 	}
 	var done []replacement
 	failures := 0
-	for i, batch := range Batches(keys(change.Containers), update.Parallelism) {
+	batches := Batches(keys(change.Containers), update.Parallelism)
+	for i, batch := range batches {
 		if i > 0 && update.Delay > 0 {
 			if err := sleep(ctx, update.Delay); err != nil {
 				return err
 			}
 		}
+		r.o.Report.emit(Event{Kind: EventBatch, Project: r.p.Name, Service: svc.Name, Slot: -1,
+			Message: fmt.Sprintf("batch %d of %d: slots %s", i+1, len(batches), joinInts(batch))})
 		ok, failed, err := r.replaceBatch(ctx, svc, svc.Template, batch, olds, update, i)
 		done = append(done, ok...)
 		if err == nil {
@@ -436,4 +440,13 @@ func keys[K comparable, V any](m map[K]V) []K {
 		out = append(out, k)
 	}
 	return out
+}
+
+// joinInts formats slots as a comma-separated list.
+func joinInts(values []int) string {
+	parts := make([]string, len(values))
+	for i, v := range values {
+		parts[i] = strconv.Itoa(v)
+	}
+	return strings.Join(parts, ",")
 }
