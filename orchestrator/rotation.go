@@ -117,7 +117,7 @@ func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, 
 			if err := run.loadRotations(ctx, observed); err != nil {
 				return true, err
 			}
-			if err := run.waitPending(ctx); err != nil {
+			if err := run.waitPending(ctx, ""); err != nil {
 				return true, err
 			}
 			return true, run.syncAll(ctx)
