@@ -38,10 +38,10 @@ type fakeEngine struct {
 	volumes    map[string]volume.CreateOptions
 	builds     []build.ImageBuildOptions
 	// starts lists container names in the order they started.
-	starts []string
-	nextID int
-	execs      []string
-	execCmds   [][]string
+	starts   []string
+	nextID   int
+	execs    []string
+	execCmds [][]string
 	// maxBusySlots is the largest number of slots that had more than one
 	// live container at the same time.
 	maxBusySlots int

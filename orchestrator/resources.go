@@ -158,6 +158,17 @@ func differingFields(a, b string) []string {
 	return fields
 }
 
+// ensureResources creates the networks and volumes of the selected
+// services that do not exist yet and checks those that do. It runs on
+// every up, even one with nothing else to do, so that a network or volume
+// whose settings no longer match the file is reported.
+func (r *upRun) ensureResources(ctx context.Context) error {
+	if err := r.ensureNetworks(ctx); err != nil {
+		return err
+	}
+	return r.ensureVolumes(ctx)
+}
+
 // ensureNetworks creates the networks of the selected services that do not
 // exist yet, in name order. An external network must exist already.
 func (r *upRun) ensureNetworks(ctx context.Context) error {

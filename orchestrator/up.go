@@ -83,8 +83,13 @@ func (o *Orchestrator) Up(ctx context.Context, p *compose.Project, opts UpOption
 		o.Report.emit(Event{Kind: EventWarning, Project: p.Name, Service: orphan, Slot: -1,
 			Message: "service is no longer in the file; run up --remove-orphans to remove its containers"})
 	}
+	run := newUpRun(o, p, services, opts)
+	run.start = start
+	if err := run.ensureResources(ctx); err != nil {
+		return errors.Join(err, run.cleanup(ctx))
+	}
 	if opts.NoStart {
-		return o.createStopped(ctx, p, services, plan, opts)
+		return run.createStopped(ctx, plan)
 	}
 	if plan.Empty() {
 		repaired, err := o.repairRotations(ctx, p, services, observed)
@@ -97,8 +102,6 @@ func (o *Orchestrator) Up(ctx context.Context, p *compose.Project, opts UpOption
 		}
 		return nil
 	}
-	run := newUpRun(o, p, services, opts)
-	run.start = start
 	if err := run.execute(ctx, plan, observed); err != nil {
 		return errors.Join(err, run.cleanup(ctx))
 	}
@@ -246,12 +249,6 @@ func (r *upRun) untrack(id string) {
 }
 
 func (r *upRun) execute(ctx context.Context, plan Plan, observed []ObservedContainer) error {
-	if err := r.ensureNetworks(ctx); err != nil {
-		return err
-	}
-	if err := r.ensureVolumes(ctx); err != nil {
-		return err
-	}
 	// Surplus containers of a slot, which an interrupted run leaves behind,
 	// are removed only after the slot's kept instance is ready, so that the
 	// slot stays served.
