@@ -80,8 +80,8 @@ func checkPullPolicy(svc Service) error {
 	}
 	switch policy {
 	case types.PullPolicyAlways, types.PullPolicyRefresh:
-		return keyError(path, "pull_policy %q pulls image %q from a registry, but clusterctl never "+
-			"pulls images; set pull_policy to missing or never and load the image with docker load, "+
+		return keyError(path, "pull_policy %q pulls image %q from a registry, but clusterctl does not "+
+			"pull images; set pull_policy to missing or never and load the image with docker load, "+
 			"or add a build: section and set pull_policy: build", svc.Config.PullPolicy, svc.Config.Image)
 	case types.PullPolicyBuild:
 		if svc.Config.Build == nil {

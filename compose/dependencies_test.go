@@ -136,7 +136,7 @@ func TestLoad_InvalidOneShotAndPullPolicy(t *testing.T) {
 		{
 			name:    "pull_policy always",
 			compose: "services:\n  web:\n    image: web:1\n    pull_policy: always\n",
-			want:    []string{`pull_policy "always" pulls image "web:1"`, "clusterctl never pulls images", "pull_policy: build"},
+			want:    []string{`pull_policy "always" pulls image "web:1"`, "clusterctl does not pull images", "pull_policy: build"},
 		},
 		{
 			name:    "pull_policy daily",

@@ -53,7 +53,7 @@ func (o *Orchestrator) buildImage(ctx context.Context, p *compose.Project, svc *
 	}
 	if b.Pull {
 		o.Report.emit(Event{Kind: EventWarning, Project: p.Name, Service: svc.Name, Slot: -1,
-			Message: "build.pull: true is ignored, because clusterctl never pulls images"})
+			Message: "build.pull: true is ignored, because clusterctl does not pull images"})
 	}
 	contextDir := b.Context
 	if !filepath.IsAbs(contextDir) {
@@ -184,7 +184,7 @@ func (o *Orchestrator) checkBaseImages(ctx context.Context, service, dockerfile 
 		_, err := o.Engine.ImageInspect(ctx, base)
 		if errdefs.IsNotFound(err) {
 			return fmt.Errorf("%w: build %s: the Dockerfile starts FROM %q, which is not on this Docker engine, "+
-				"and clusterctl never pulls images; build or load that image first (docker build, docker load)",
+				"and clusterctl does not pull images; build or load that image first (docker build, docker load)",
 				ErrImageMissing, service, base)
 		}
 		if err != nil {

@@ -91,7 +91,7 @@ func TestUp_PullPolicy(t *testing.T) {
 		{name: "build rebuilds a present image", policy: "build", imageThere: true, withBuild: true, wantBuilds: 1},
 		{
 			name: "never without a build section", policy: "never",
-			wantErr: []string{`image "shop-web:dev", which is not on this Docker engine`, "never pulls images (pull_policy: never)",
+			wantErr: []string{`image "shop-web:dev", which is not on this Docker engine`, "does not pull images (pull_policy: never)",
 				"docker build -t shop-web:dev", "docker load"},
 		},
 	}
@@ -139,7 +139,7 @@ func TestUp_BuildRejections(t *testing.T) {
 		{
 			name:  "missing base image",
 			files: map[string]string{"Dockerfile": "FROM scratch AS empty\nFROM example.org/base:1\nFROM empty\n"},
-			want:  []string{`build web: the Dockerfile starts FROM "example.org/base:1", which is not on this Docker engine`, "never pulls images"},
+			want:  []string{`build web: the Dockerfile starts FROM "example.org/base:1", which is not on this Docker engine`, "does not pull images"},
 		},
 		{
 			name:  "BuildKit-only options",

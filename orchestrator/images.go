@@ -41,7 +41,7 @@ func (o *Orchestrator) ensureImage(ctx context.Context, p *compose.Project, svc 
 		if svc.Config.PullPolicy != "" {
 			policy = " (pull_policy: " + svc.Config.PullPolicy + ")"
 		}
-		return localImage{}, fmt.Errorf("%w: service %q uses image %q, which is not on this Docker engine, and clusterctl never pulls images%s; "+
+		return localImage{}, fmt.Errorf("%w: service %q uses image %q, which is not on this Docker engine, and clusterctl does not pull images%s; "+
 			"build it (add a build: section to the service, or run docker build -t %s) or load it with docker load: %w",
 			ErrImageMissing, svc.Name, ref, policy, ref, err)
 	}
