@@ -66,12 +66,14 @@ func (o *Orchestrator) buildImage(ctx context.Context, p *compose.Project, svc *
 	if err := o.checkBaseImages(ctx, svc.Name, dockerfile.Text); err != nil {
 		return err
 	}
+
 	o.Report.emit(Event{Kind: EventBuilding, Project: p.Name, Service: svc.Name, Slot: -1, Message: ref})
 	tar, err := contextTar(contextDir, dockerfile)
 	if err != nil {
 		return fmt.Errorf("build %s: %w", svc.Name, err)
 	}
 	defer tar.Close()
+
 	resp, err := o.Engine.ImageBuild(ctx, tar, buildOptions(b, ref, dockerfile.Name))
 	if err != nil {
 		return fmt.Errorf("build %s: %w", svc.Name, err)

@@ -236,7 +236,7 @@ func tarFiles(t *testing.T, dir string, source dockerfileSource) map[string]stri
 	tr := tar.NewReader(rc)
 	for {
 		hdr, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return files
 		}
 		if err != nil {

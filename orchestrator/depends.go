@@ -26,7 +26,7 @@ type Dependency struct {
 	Condition string
 	// Required false lets the dependent start when Service is not enabled.
 	Required bool
-	// Restart asks for the dependent to be replaced after Service is.
+	// Restart makes Up replace the dependent after it replaces Service.
 	Restart bool
 }
 

@@ -43,9 +43,14 @@ func (r *upRun) createAll(ctx context.Context, plan Plan) error {
 			r.o.Report.emit(Event{Kind: EventCreated, Project: r.p.Name, Service: step.Service, Slot: -1,
 				Container: spec.Name, Message: "front door, not started"})
 		case StepCreate:
-			if _, err := r.createInstanceContainer(ctx, svc, step.Slot); err != nil {
+			inst, err := r.createInstanceContainer(ctx, svc, step.Slot)
+			if err != nil {
 				return err
 			}
+			// The stopped event ends the instance's progress line, which
+			// otherwise waits for a start.
+			r.o.Report.emit(Event{Kind: EventStopped, Project: r.p.Name, Service: svc.Name, Slot: step.Slot,
+				Container: inst.Name, Message: "created, not started (up --no-start)"})
 		default:
 			return fmt.Errorf("up --no-start cannot run plan step %q", step)
 		}

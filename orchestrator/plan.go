@@ -257,7 +257,8 @@ func planInstances(svc DesiredService, containers []ObservedContainer) (remove, 
 			change.Containers[slot] = keep.ID
 			continue
 		}
-		if keep.State == "created" || (keep.State == "exited" && !(svc.OneShot && keep.ExitCode == 0)) {
+		completed := svc.OneShot && keep.State == "exited" && keep.ExitCode == 0
+		if (keep.State == "created" || keep.State == "exited") && !completed {
 			create = append(create, Step{Kind: StepStart, Service: svc.Name, Slot: slot,
 				Container: keep.Name, ID: keep.ID, Reason: keep.State})
 		}

@@ -108,7 +108,7 @@ func canonicalJSON(v any) string {
 }
 
 // checkExisting compares the labels of a network or volume that exists
-// with what the file asks for. kind is "network" or "volume". It returns
+// with the file's settings. kind is "network" or "volume". It returns
 // nil when the object belongs to this project and key and its recorded
 // settings match, or it predates the LabelConfig label; otherwise an error
 // that names the label or settings that differ and how to fix them.
@@ -268,7 +268,7 @@ func (r *upRun) ensureVolume(ctx context.Context, name string) error {
 }
 
 // volumeConfig returns the key and settings of the volume that the engine
-// knows by name. A volume that the file does not declare has the name as
+// names name. A volume that the file does not declare has the name as
 // its key and no settings.
 func (r *upRun) volumeConfig(name string) (string, types.VolumeConfig) {
 	for _, key := range slices.Sorted(maps.Keys(r.p.Model.Volumes)) {

@@ -55,7 +55,7 @@ type service struct {
 // dependencies meet their depends_on condition.
 //
 // When a step fails or ctx is cancelled, Up removes what this call created
-// before it returns; instances that existed before are left as they were.
+// before it returns. Instances that existed before are left as they were.
 func (o *Orchestrator) Up(ctx context.Context, p *compose.Project, opts UpOptions) error {
 	start, err := o.planStart(p, opts)
 	if err != nil {

@@ -29,7 +29,7 @@ func (g *serviceGate) markStarted() {
 }
 
 // finish records the service's outcome. done closes before started, so a
-// dependent that sees started closed by a failure also sees the failure.
+// dependent woken by started after a failure finds err set.
 func (g *serviceGate) finish(err error) {
 	g.err = err
 	close(g.done)
@@ -167,8 +167,8 @@ func (s *startRun) waitDependency(ctx context.Context, service string, dep Depen
 	select {
 	case <-wait:
 	default:
-		s.r.o.Report.emit(Event{Kind: EventWaiting, Project: s.r.p.Name, Service: service, Slot: -1,
-			Message: fmt.Sprintf("depends on %s (%s)", dep.Service, dep.Condition)})
+		s.r.o.Report.emit(Event{Kind: EventInfo, Project: s.r.p.Name, Service: service, Slot: -1,
+			Message: fmt.Sprintf("waits for %s (%s)", dep.Service, dep.Condition)})
 		select {
 		case <-wait:
 		case <-ctx.Done():

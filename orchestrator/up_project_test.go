@@ -120,6 +120,7 @@ func TestUp_NetworkSettings(t *testing.T) {
 	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
 		t.Fatalf("Up: %v", err)
 	}
+
 	got, ok := engine.netOpts["shop_backend"]
 	if !ok {
 		t.Fatalf("network shop_backend not created; networks: %v", engine.networks)
@@ -358,7 +359,7 @@ func TestUp_ServiceHealthyWaitsForReadiness(t *testing.T) {
 	if web < 0 || startsWhenHealthy < 0 || web < startsWhenHealthy {
 		t.Errorf("web started at position %d, before db became healthy (after %d starts)", web, startsWhenHealthy)
 	}
-	if !hasEvent(*events, EventWaiting, "web", "depends on db (service_healthy)") {
+	if !hasEvent(*events, EventInfo, "web", "waits for db (service_healthy)") {
 		t.Error("no event says that web waits for db")
 	}
 }

@@ -64,7 +64,7 @@ type pendingInstance struct {
 }
 
 // waitPending waits until the pending instances of service, or of every
-// service when service is empty, are ready and puts them into rotation; an
+// service when service is empty, are ready and puts them into rotation. An
 // instance is never served before it is ready.
 func (r *upRun) waitPending(ctx context.Context, service string) error {
 	errs := make([]error, len(r.pending))
