@@ -83,6 +83,7 @@ func (o *Orchestrator) Up(ctx context.Context, p *compose.Project, opts UpOption
 		o.Report.emit(Event{Kind: EventWarning, Project: p.Name, Service: orphan, Slot: -1,
 			Message: "service is no longer in the file; run up --remove-orphans to remove its containers"})
 	}
+
 	run := newUpRun(o, p, services, opts)
 	run.start = start
 	if err := run.ensureResources(ctx); err != nil {
@@ -92,18 +93,25 @@ func (o *Orchestrator) Up(ctx context.Context, p *compose.Project, opts UpOption
 		return run.createStopped(ctx, plan)
 	}
 	if plan.Empty() {
-		repaired, err := o.repairRotations(ctx, p, services, observed)
-		if err != nil || repaired {
-			return err
-		}
-		for _, svc := range services {
-			o.Report.emit(Event{Kind: EventUpToDate, Project: p.Name, Service: svc.Name, Slot: -1,
-				Message: fmt.Sprintf("%d instances up to date, nothing to do", svc.Count)})
-		}
-		return nil
+		return o.upToDate(ctx, p, services, observed)
 	}
 	if err := run.execute(ctx, plan, observed); err != nil {
 		return errors.Join(err, run.cleanup(ctx))
+	}
+	return nil
+}
+
+// upToDate finishes an up whose plan is empty: it repairs front door
+// rotations that differ from the ready instances, or reports that there
+// is nothing to do.
+func (o *Orchestrator) upToDate(ctx context.Context, p *compose.Project, services []*service, observed []ObservedContainer) error {
+	repaired, err := o.repairRotations(ctx, p, services, observed)
+	if err != nil || repaired {
+		return err
+	}
+	for _, svc := range services {
+		o.Report.emit(Event{Kind: EventUpToDate, Project: p.Name, Service: svc.Name, Slot: -1,
+			Message: fmt.Sprintf("%d instances up to date, nothing to do", svc.Count)})
 	}
 	return nil
 }
