@@ -368,7 +368,10 @@ func checkBuild(t *testing.T, p *project) {
 		}
 	}
 	built, inline := p.Name+"/web:dev", p.Name+"/inline:dev"
+	// Cleanups run last first, so this one removes the project's containers
+	// itself before it removes their images.
 	t.Cleanup(func() {
+		p.destroy()
 		for _, ref := range []string{built, inline} {
 			_, _ = engine.ImageRemove(context.Background(), ref, image.RemoveOptions{PruneChildren: true})
 		}
