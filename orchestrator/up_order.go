@@ -94,6 +94,9 @@ func (r *upRun) startServices(ctx context.Context, steps []Step) error {
 
 // startService waits for the service's dependencies, runs its steps, and
 // waits for its pending instances.
+//
+// NOTE: a one-shot instance that an interrupted run left running has no
+// step, so its dependents do not wait for it to complete.
 func (s *startRun) startService(ctx context.Context, name string, steps []Step) error {
 	for _, dep := range s.r.start.Waits[name] {
 		if err := s.waitDependency(ctx, name, dep); err != nil {
