@@ -26,6 +26,9 @@ func resolveServices(model *types.Project) ([]Service, error) {
 		}
 		services = append(services, svc)
 	}
+	if err := markOneShots(services); err != nil {
+		return nil, err
+	}
 	return services, nil
 }
 
@@ -123,12 +126,15 @@ func formatPort(port types.ServicePortConfig) string {
 }
 
 // checkService rejects settings that conflict with running the service as
-// several instances, and a missing build context.
+// several instances, a pull policy that pulls, and a missing build context.
 func checkService(project string, svc Service) error {
 	if err := checkContainerName(project, svc); err != nil {
 		return err
 	}
 	if err := checkHostPorts(svc); err != nil {
+		return err
+	}
+	if err := checkPullPolicy(svc); err != nil {
 		return err
 	}
 	return checkBuildContext(svc)

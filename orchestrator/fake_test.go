@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/system"
@@ -30,17 +31,21 @@ import (
 )
 
 // fakeEngine is an in-memory Engine: containers start running at once and
-// report healthy, every exec exits 0. Tests inject failures through the
-// failStart hook.
+// report healthy, every exec exits 0, and a build tags a new image. Tests
+// inject failures and slow starts through the hooks.
 type fakeEngine struct {
 	mu         sync.Mutex
 	images     map[string]string
 	containers map[string]*fakeContainer
 	networks   map[string]string
-	volumes    map[string]bool
-	nextID     int
-	execs      []string
-	execCmds   [][]string
+	netOpts    map[string]network.CreateOptions
+	volumes    map[string]volume.CreateOptions
+	builds     []build.ImageBuildOptions
+	// starts lists container names in the order they started.
+	starts   []string
+	nextID   int
+	execs    []string
+	execCmds [][]string
 	// maxBusySlots is the largest number of slots that had more than one
 	// live container at the same time, not counting instances that left
 	// the rotation and are stopping.
@@ -57,6 +62,12 @@ type fakeEngine struct {
 	// failStart, when it returns an error for a container name, makes
 	// ContainerStart fail.
 	failStart func(name string) error
+	// exitOnStart, when it returns true for a container name, makes the
+	// container exit with the returned code as soon as it starts.
+	exitOnStart func(name string) (int, bool)
+	// health, when set, returns the health status that a running
+	// container with a healthcheck reports.
+	health func(name string) container.HealthStatus
 }
 
 type fakeContainer struct {
@@ -65,6 +76,8 @@ type fakeContainer struct {
 	host     container.HostConfig
 	networks []string
 	running  bool
+	exited   bool
+	exitCode int
 	started  time.Time
 }
 
@@ -75,7 +88,8 @@ func newFakeEngine() *fakeEngine {
 		images:     map[string]string{"app:v1": "sha256:app1", "clusterctl-tool:any": "sha256:tool"},
 		containers: map[string]*fakeContainer{},
 		networks:   map[string]string{},
-		volumes:    map[string]bool{},
+		netOpts:    map[string]network.CreateOptions{},
+		volumes:    map[string]volume.CreateOptions{},
 		members:    map[string]map[string]bool{},
 		everMember: map[string]bool{},
 		streams:    map[string]string{},
@@ -130,25 +144,65 @@ func (f *fakeEngine) ImageInspect(_ context.Context, ref string, _ ...client.Ima
 	return image.InspectResponse{}, errdefs.ErrNotFound.WithMessage("no such image: " + ref)
 }
 
-func (f *fakeEngine) ImageBuild(context.Context, io.Reader, build.ImageBuildOptions) (build.ImageBuildResponse, error) {
-	return build.ImageBuildResponse{}, fmt.Errorf("the fake engine does not build")
+// ImageBuild reads the context, records the options and tags a new image
+// with every tag.
+func (f *fakeEngine) ImageBuild(_ context.Context, buildContext io.Reader, opts build.ImageBuildOptions) (build.ImageBuildResponse, error) {
+	if _, err := io.Copy(io.Discard, buildContext); err != nil {
+		return build.ImageBuildResponse{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.builds = append(f.builds, opts)
+	id := "sha256:" + f.id("built")
+	for _, tag := range opts.Tags {
+		f.images[tag] = id
+	}
+	return build.ImageBuildResponse{Body: io.NopCloser(strings.NewReader(`{"stream":"built"}` + "\n"))}, nil
 }
 
-func (f *fakeEngine) NetworkList(context.Context, network.ListOptions) ([]network.Summary, error) {
+// NetworkList returns the networks that match the name and label filters.
+func (f *fakeEngine) NetworkList(_ context.Context, opts network.ListOptions) ([]network.Summary, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []network.Summary
 	for name, id := range f.networks {
-		out = append(out, network.Summary{Name: name, ID: id})
+		o := f.netOpts[name]
+		if !matchFilters(opts.Filters, name, o.Labels) {
+			continue
+		}
+		out = append(out, network.Summary{Name: name, ID: id, Labels: o.Labels, Driver: o.Driver,
+			Internal: o.Internal, Attachable: o.Attachable, Options: o.Options})
 	}
 	return out, nil
 }
 
-func (f *fakeEngine) NetworkCreate(_ context.Context, name string, _ network.CreateOptions) (network.CreateResponse, error) {
+// matchFilters reports whether an object matches every name filter (a
+// substring, as the engine matches) and label filter (key or key=value).
+func matchFilters(args filters.Args, name string, labels map[string]string) bool {
+	for _, want := range args.Get("name") {
+		if !strings.Contains(name, want) {
+			return false
+		}
+	}
+	for _, want := range args.Get("label") {
+		key, value, hasValue := strings.Cut(want, "=")
+		got, ok := labels[key]
+		if !ok || (hasValue && got != value) {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *fakeEngine) NetworkCreate(_ context.Context, name string, opts network.CreateOptions) (network.CreateResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if _, ok := f.networks[name]; ok {
+		return network.CreateResponse{}, errdefs.ErrConflict.WithMessage("network exists: " + name)
+	}
 	id := f.id("net")
 	f.networks[name] = id
+	f.netOpts[name] = opts
 	return network.CreateResponse{ID: id}, nil
 }
 
@@ -158,6 +212,7 @@ func (f *fakeEngine) NetworkRemove(_ context.Context, id string) error {
 	for name, nid := range f.networks {
 		if nid == id {
 			delete(f.networks, name)
+			delete(f.netOpts, name)
 			return nil
 		}
 	}
@@ -175,15 +230,24 @@ func (f *fakeEngine) NetworkConnect(_ context.Context, net, id string, _ *networ
 	return nil
 }
 
-func (f *fakeEngine) VolumeList(context.Context, volume.ListOptions) (volume.ListResponse, error) {
-	return volume.ListResponse{}, nil
+// VolumeList returns the volumes that match the name and label filters.
+func (f *fakeEngine) VolumeList(_ context.Context, opts volume.ListOptions) (volume.ListResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out volume.ListResponse
+	for name, o := range f.volumes {
+		if matchFilters(opts.Filters, name, o.Labels) {
+			out.Volumes = append(out.Volumes, &volume.Volume{Name: name, Driver: o.Driver, Options: o.DriverOpts, Labels: o.Labels})
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeEngine) VolumeCreate(_ context.Context, opts volume.CreateOptions) (volume.Volume, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.volumes[opts.Name] = true
-	return volume.Volume{Name: opts.Name}, nil
+	f.volumes[opts.Name] = opts
+	return volume.Volume{Name: opts.Name, Labels: opts.Labels}, nil
 }
 
 func (f *fakeEngine) VolumeRemove(_ context.Context, name string, _ bool) error {
@@ -198,11 +262,14 @@ func (f *fakeEngine) ContainerList(context.Context, container.ListOptions) ([]co
 	defer f.mu.Unlock()
 	var out []container.Summary
 	for _, c := range f.containers {
-		state := container.StateCreated
-		if c.running {
-			state = container.StateRunning
+		state, status := container.StateCreated, "Created"
+		switch {
+		case c.running:
+			state, status = container.StateRunning, "Up 1 second"
+		case c.exited:
+			state, status = container.StateExited, fmt.Sprintf("Exited (%d) 1 second ago", c.exitCode)
 		}
-		out = append(out, container.Summary{ID: c.id, Names: []string{"/" + c.name}, Labels: c.config.Labels, State: state})
+		out = append(out, container.Summary{ID: c.id, Names: []string{"/" + c.name}, Labels: c.config.Labels, State: state, Status: status})
 	}
 	return out, nil
 }
@@ -216,12 +283,20 @@ func (f *fakeEngine) ContainerInspect(_ context.Context, id string) (container.I
 	}
 	cfg := c.config
 	state := &container.State{Running: c.running, Status: container.StateCreated}
-	if c.running {
+	switch {
+	case c.running:
 		state.Status = container.StateRunning
 		state.StartedAt = c.started.Format(time.RFC3339Nano)
 		if cfg.Healthcheck != nil {
 			state.Health = &container.Health{Status: container.Healthy}
+			if f.health != nil {
+				state.Health.Status = f.health(c.name)
+			}
 		}
+	case c.exited:
+		state.Status = container.StateExited
+		state.ExitCode = c.exitCode
+		state.StartedAt = c.started.Format(time.RFC3339Nano)
 	}
 	endpoints := map[string]*network.EndpointSettings{}
 	for i, n := range c.networks {
@@ -264,7 +339,13 @@ func (f *fakeEngine) ContainerStart(_ context.Context, id string, _ container.St
 			return err
 		}
 	}
-	c.running, c.started = true, time.Now().Add(-time.Hour)
+	c.running, c.exited, c.started = true, false, time.Now().Add(-time.Hour)
+	f.starts = append(f.starts, c.name)
+	if f.exitOnStart != nil {
+		if code, exits := f.exitOnStart(c.name); exits {
+			c.running, c.exited, c.exitCode = false, true, code
+		}
+	}
 	return nil
 }
 
@@ -396,4 +477,11 @@ func (f *fakeEngine) names() []string {
 		out = append(out, c.name)
 	}
 	return out
+}
+
+// startOrder returns the started container names, in order.
+func (f *fakeEngine) startOrder() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.starts)
 }

@@ -217,31 +217,37 @@ func (o *Orchestrator) createFrontDoor(ctx context.Context, spec frontDoorSpec) 
 	if err != nil {
 		return "", err
 	}
+	return id, o.startFrontDoor(ctx, id, spec)
+}
+
+// startFrontDoor starts a created or stopped front door and waits until its
+// admin socket responds.
+func (o *Orchestrator) startFrontDoor(ctx context.Context, id string, spec frontDoorSpec) error {
 	if err := o.Engine.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-		return id, startError(spec.Name, spec.Host, err)
+		return startError(spec.Name, spec.Host, err)
 	}
 	deadline := time.Now().Add(frontDoorReadyTimeout)
 	for {
 		info, err := o.Engine.ContainerInspect(ctx, id)
 		if err != nil {
-			return id, fmt.Errorf("inspect %s: %w", spec.Name, err)
+			return fmt.Errorf("inspect %s: %w", spec.Name, err)
 		}
 		if reason := o.crashReason(ctx, info); reason != "" {
-			return id, fmt.Errorf("front door %s %s\nlast log lines:\n%s", spec.Name, reason, indent(o.lastLogs(ctx, id, logTail)))
+			return fmt.Errorf("front door %s %s\nlast log lines:\n%s", spec.Name, reason, indent(o.lastLogs(ctx, id, logTail)))
 		}
 		res, err := o.exec(ctx, id, frontDoorStatusCommand)
 		if err == nil && res.ExitCode == 0 {
-			return id, nil
+			return nil
 		}
 		if time.Now().After(deadline) {
 			if err == nil {
 				err = fmt.Errorf("status exited with code %d: %s", res.ExitCode, res.Stderr)
 			}
-			return id, fmt.Errorf("front door %s did not respond on its admin socket within %s: %w\nlast log lines:\n%s",
+			return fmt.Errorf("front door %s did not respond on its admin socket within %s: %w\nlast log lines:\n%s",
 				spec.Name, frontDoorReadyTimeout, err, indent(o.lastLogs(ctx, id, logTail)))
 		}
 		if err := sleep(ctx, pollInterval); err != nil {
-			return id, err
+			return err
 		}
 	}
 }

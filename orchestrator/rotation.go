@@ -167,7 +167,7 @@ func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, 
 			if err := run.loadRotations(ctx, observed); err != nil {
 				return true, err
 			}
-			err := run.waitPending(ctx)
+			err := run.waitPending(ctx, "")
 			if err == nil {
 				err = run.syncAll(ctx)
 			}

@@ -10,122 +10,8 @@ import (
 	"sync"
 
 	"github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/volume"
 	"golang.org/x/sync/errgroup"
 )
-
-// ensureNetworks creates the networks of the selected services that do not
-// exist yet. An external network must exist already.
-func (r *upRun) ensureNetworks(ctx context.Context) error {
-	keys := map[string]bool{}
-	for _, svc := range r.services {
-		for key := range ServiceNetworks(svc.Service) {
-			keys[key] = true
-		}
-	}
-	for _, key := range slices.Sorted(maps.Keys(keys)) {
-		if err := r.ensureNetwork(ctx, key); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (r *upRun) ensureNetwork(ctx context.Context, key string) error {
-	name := NetworkName(r.p, key)
-	existing, err := r.o.Engine.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", name))})
-	if err != nil {
-		return fmt.Errorf("list networks: %w", err)
-	}
-	for _, n := range existing {
-		if n.Name == name {
-			return nil
-		}
-	}
-	cfg := r.p.Model.Networks[key]
-	if cfg.External {
-		return fmt.Errorf("network %q (key %q) is declared external but does not exist; create it with docker network create %s",
-			name, key, name)
-	}
-	opts := network.CreateOptions{
-		Driver:     cfg.Driver,
-		Options:    cfg.DriverOpts,
-		Internal:   cfg.Internal,
-		Attachable: cfg.Attachable,
-		EnableIPv6: cfg.EnableIPv6,
-		Labels:     map[string]string{LabelProject: r.p.Name, "io.clusterctl.network": key},
-	}
-	maps.Copy(opts.Labels, cfg.Labels)
-	if cfg.Ipam.Driver != "" || len(cfg.Ipam.Config) > 0 {
-		opts.IPAM = &network.IPAM{Driver: cfg.Ipam.Driver}
-		for _, pool := range cfg.Ipam.Config {
-			opts.IPAM.Config = append(opts.IPAM.Config, network.IPAMConfig{
-				Subnet: pool.Subnet, IPRange: pool.IPRange, Gateway: pool.Gateway,
-			})
-		}
-	}
-	resp, err := r.o.Engine.NetworkCreate(ctx, name, opts)
-	if err != nil {
-		return fmt.Errorf("create network %s: %w", name, err)
-	}
-	r.mu.Lock()
-	r.networks = append(r.networks, resp.ID)
-	r.mu.Unlock()
-	r.o.Report.emit(Event{Kind: EventCreated, Project: r.p.Name, Slot: -1, Message: "network " + name})
-	return nil
-}
-
-// ensureVolumes creates the named volumes of the selected services that do
-// not exist yet. An external volume must exist already.
-func (r *upRun) ensureVolumes(ctx context.Context) error {
-	for _, svc := range r.services {
-		for _, m := range svc.Template.Host.Mounts {
-			if m.Type != "volume" || m.Source == "" {
-				continue
-			}
-			if err := r.ensureVolume(ctx, m.Source); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (r *upRun) ensureVolume(ctx context.Context, name string) error {
-	list, err := r.o.Engine.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("name", name))})
-	if err != nil {
-		return fmt.Errorf("list volumes: %w", err)
-	}
-	for _, v := range list.Volumes {
-		if v.Name == name {
-			return nil
-		}
-	}
-	var key string
-	var cfg = r.p.Model.Volumes[name]
-	for k, v := range r.p.Model.Volumes {
-		if v.Name == name {
-			key, cfg = k, v
-		}
-	}
-	if cfg.External {
-		return fmt.Errorf("volume %q is declared external but does not exist; create it with docker volume create %s", name, name)
-	}
-	labels := map[string]string{LabelProject: r.p.Name, "io.clusterctl.volume": key}
-	maps.Copy(labels, cfg.Labels)
-	if _, err := r.o.Engine.VolumeCreate(ctx, volume.CreateOptions{
-		Name: name, Driver: cfg.Driver, DriverOpts: cfg.DriverOpts, Labels: labels,
-	}); err != nil {
-		return fmt.Errorf("create volume %s: %w", name, err)
-	}
-	r.mu.Lock()
-	r.volumes = append(r.volumes, name)
-	r.mu.Unlock()
-	r.o.Report.emit(Event{Kind: EventCreated, Project: r.p.Name, Slot: -1, Message: "volume " + name})
-	return nil
-}
 
 // loadRotations builds the rotation of every front door from the running
 // instances that stay, so that pushes after this run's changes keep them.
@@ -210,12 +96,16 @@ type pendingInstance struct {
 	inst created
 }
 
-// waitPending waits until the pending instances are ready and puts them
-// into rotation; an instance is never served before it is ready.
-func (r *upRun) waitPending(ctx context.Context) error {
+// waitPending waits until the pending instances of service, or of every
+// service when service is empty, are ready and puts them into rotation. An
+// instance is never served before it is ready.
+func (r *upRun) waitPending(ctx context.Context, service string) error {
 	errs := make([]error, len(r.pending))
 	var wg sync.WaitGroup
 	for i, p := range r.pending {
+		if service != "" && p.svc.Name != service {
+			continue
+		}
 		wg.Go(func() {
 			if errs[i] = r.o.waitReady(ctx, r.p, p.svc.Service, p.inst); errs[i] == nil {
 				errs[i] = r.addToRotation(ctx, p.svc, p.inst)

@@ -63,7 +63,9 @@ func rolloutCommand() *cli.Command {
 				return err
 			}
 			return mutate(c, p.Name, func(o *orchestrator.Orchestrator) error {
-				return o.Up(c.Context, p, orchestrator.UpOptions{Services: c.Args().Slice(), WaitTimeout: c.Duration("wait-timeout")})
+				return o.Up(c.Context, p, orchestrator.UpOptions{
+					Services: c.Args().Slice(), WaitTimeout: c.Duration("wait-timeout"), NoDeps: true,
+				})
 			})
 		}),
 		Subcommands: []*cli.Command{rolloutStatusCommand(), rolloutHistoryCommand(), rolloutUndoCommand(), rolloutRestartCommand()},
@@ -235,7 +237,7 @@ func scaleCommand() *cli.Command {
 				services = append(services, name)
 			}
 			return mutate(c, p.Name, func(o *orchestrator.Orchestrator) error {
-				return o.Up(c.Context, p, orchestrator.UpOptions{Services: services})
+				return o.Up(c.Context, p, orchestrator.UpOptions{Services: services, NoDeps: true})
 			})
 		}),
 	}
