@@ -44,10 +44,16 @@ func MaskEnv(env []string) []string {
 func MaskArgs(args []string) []string {
 	out := make([]string, 0, len(args))
 	for _, arg := range args {
-		if name, _, ok := strings.Cut(arg, "="); ok && strings.HasPrefix(name, "-") && secretKey.MatchString(name) {
+		name, value, ok := strings.Cut(arg, "=")
+		switch {
+		case !ok || !strings.HasPrefix(name, "-"):
+			arg = maskURLPassword(arg)
+		case secretKey.MatchString(name):
 			arg = name + "=" + maskedValue
+		default:
+			arg = name + "=" + maskURLPassword(value)
 		}
-		out = append(out, maskURLPassword(arg))
+		out = append(out, arg)
 	}
 	return out
 }

@@ -219,8 +219,8 @@ func (o *Orchestrator) printBacklog(ctx context.Context, selected []ObservedCont
 }
 
 // readLogs reads one container's log with timestamps and calls emit for
-// each line until the stream ends, ctx ends or emit returns false. opts
-// sets Follow, Tail and Since; Logs sets the rest.
+// each line until the stream ends, ctx ends or emit returns false. The
+// caller sets Follow, Tail and Since in opts, and readLogs sets the rest.
 func (o *Orchestrator) readLogs(ctx context.Context, c ObservedContainer, opts container.LogsOptions,
 	emit func(logLine) bool) error {
 	opts.ShowStdout, opts.ShowStderr, opts.Timestamps = true, true, true
@@ -246,7 +246,7 @@ func (o *Orchestrator) readLogs(ctx context.Context, c ObservedContainer, opts c
 }
 
 // sinceParam formats a time as the engine's since parameter, Unix seconds
-// with nanoseconds; the zero time means no lower bound.
+// with nanoseconds. The zero time gives "", which means no lower bound.
 func sinceParam(t time.Time) string {
 	if t.IsZero() {
 		return ""
@@ -327,10 +327,10 @@ func signal(wake chan struct{}) {
 }
 
 // followInstance streams one container's new lines from cursor on. The
-// engine ends a follow stream when the container stops; the follower then
-// waits for its next start and streams again from the cursor, so that the
-// last lines before a crash and the first after the restart are both
-// printed once. It returns when ctx ends or the container is removed.
+// engine ends a follow stream when the container stops, so the follower
+// then waits for the next start and streams again from the cursor. The last
+// lines before a crash and the first after the restart are thus printed
+// once each. It returns when ctx ends or the container is removed.
 func (f *logFollow) followInstance(ctx context.Context, c ObservedContainer, cursor logCursor, wake <-chan struct{}) {
 	for {
 		info, err := f.o.Engine.ContainerInspect(ctx, c.ID)

@@ -41,7 +41,7 @@ func newFakeLogs() *fakeLogs {
 	return &fakeLogs{byID: map[string]*fakeLog{}}
 }
 
-// logLocked returns the log of a container; the caller holds l.mu.
+// logLocked returns the log of a container. The caller holds l.mu.
 func (l *fakeLogs) logLocked(id string) *fakeLog {
 	log, ok := l.byID[id]
 	if !ok {
@@ -68,11 +68,12 @@ func (l *fakeLogs) print(id string, stream stdcopy.StdType, at time.Time, text s
 }
 
 // stop ends the follow streams of a container, as the engine does when a
-// container stops; start lets new ones follow again.
+// container stops, and start lets new streams follow again.
 func (l *fakeLogs) stop(id string)  { l.change(id, func(log *fakeLog) { log.stopped = true }) }
 func (l *fakeLogs) start(id string) { l.change(id, func(log *fakeLog) { log.stopped = false }) }
 
-// remove forgets a container, so that its logs are not found.
+// remove deletes a container's log, so that the next request for it
+// returns not found.
 func (l *fakeLogs) remove(id string) {
 	l.change(id, func(log *fakeLog) { log.stopped = true })
 	l.mu.Lock()

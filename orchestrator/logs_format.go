@@ -22,8 +22,8 @@ type logLine struct {
 	containerID string
 	// Stream is "stdout" or "stderr". A container with a TTY has only stdout.
 	Stream string
-	// Time is when the engine received the line; zero when the engine sent
-	// no timestamp.
+	// Time is when the engine received the line, or zero when the engine
+	// sent no timestamp.
 	Time    time.Time
 	Message string
 }
@@ -32,9 +32,9 @@ func (l logLine) prefix() string {
 	return l.Service + "." + strconv.Itoa(l.Slot)
 }
 
-// timestampFormat is how logs --timestamps prints times: RFC 3339 in UTC
-// with nanoseconds always at full width, as docker logs prints them, so
-// that lines stay aligned.
+// timestampFormat is the layout of the times that logs --timestamps
+// prints: RFC 3339 in UTC with nanoseconds always at full width, as in
+// docker logs, so that lines stay aligned.
 const timestampFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 // logStreams are the engine's stream numbers of a multiplexed log stream,
@@ -48,7 +48,7 @@ var logStreams = map[byte]string{1: "stdout", 2: "stderr"}
 // a final newline just before it died stays a line of its own. The stream
 // of a container with a TTY is raw text split at newlines. With timestamps
 // requested, a raw stream begins with a digit and a multiplexed one with a
-// stream number below 4, which tells the two apart without an inspect.
+// stream number below 4, which distinguishes the two without an inspect.
 func readLogMessages(r io.Reader, emit func(stream string, message []byte) bool) error {
 	br := bufio.NewReaderSize(r, 32<<10)
 	first, err := br.Peek(1)
@@ -109,8 +109,8 @@ func readRawMessages(r *bufio.Reader, emit func(stream string, message []byte) b
 }
 
 // parseLogMessage splits one message of the engine, "TIMESTAMP TEXT", into
-// lines. A message holds one line, except when a driver passed several
-// through at once; each of those gets the message's time.
+// lines. A message contains one line, except when a driver passed several
+// through at once, and then each of them gets the message's time.
 func parseLogMessage(base logLine, message []byte) []logLine {
 	if stamp, rest, ok := bytes.Cut(message, []byte(" ")); ok {
 		if t, err := time.Parse(time.RFC3339Nano, string(stamp)); err == nil {

@@ -39,7 +39,7 @@ func readAll(t *testing.T, stream []byte) []string {
 	return got
 }
 
-func TestReadLogMessages_FramesKeepLastLineBeforeCrash(t *testing.T) {
+func TestReadLogMessages_PartialLastLine(t *testing.T) {
 	t.Parallel()
 	var stream bytes.Buffer
 	stdout, stderr := stdcopy.NewStdWriter(&stream, stdcopy.Stdout), stdcopy.NewStdWriter(&stream, stdcopy.Stderr)
@@ -382,7 +382,7 @@ func startEvent(f *fakeEngine, id string, action events.Action) events.Message {
 	return events.Message{Type: events.ContainerEventType, Action: action, Actor: events.Actor{ID: id, Attributes: attrs}}
 }
 
-func TestLogs_FollowAcrossRestartScaleAndRemoval(t *testing.T) {
+func TestLogs_FollowAcrossRestarts(t *testing.T) {
 	t.Parallel()
 	engine := newFakeEngine()
 	engine.logs = newFakeLogs()
@@ -418,7 +418,7 @@ func TestLogs_FollowAcrossRestartScaleAndRemoval(t *testing.T) {
 	engine.events <- startEvent(engine, web1, events.ActionStart)
 	waitForOutput(t, out, "web.1 | first line of web.1\n")
 
-	// Removing slot 0 ends its follower; slot 1 keeps streaming.
+	// Removing slot 0 ends its follower, and slot 1 keeps streaming.
 	engine.logs.remove(web0)
 	if err := engine.ContainerRemove(ctx, web0, container.RemoveOptions{}); err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ type ScaleTarget struct {
 
 // Scale changes the instance counts of services and nothing else. New
 // instances get the configuration that the service's instances run now,
-// not the file's, so that a scale never rolls out a change; the file's
+// not the file's, so that a scale never rolls out a change. The file's
 // configuration is used only for a service with no running instance. A
 // front door keeps its configuration too. Scaling down removes the highest
 // slots, which leave the front door's rotation and drain before they stop.
@@ -36,6 +36,7 @@ func (o *Orchestrator) Scale(ctx context.Context, p *compose.Project, targets []
 	if err != nil {
 		return err
 	}
+
 	observed, err := o.observe(ctx, p.Name)
 	if err != nil {
 		return err
@@ -44,6 +45,7 @@ func (o *Orchestrator) Scale(ctx context.Context, p *compose.Project, targets []
 	if err != nil {
 		return err
 	}
+
 	var known []string
 	for _, svc := range p.Services {
 		known = append(known, svc.Name)
@@ -55,10 +57,11 @@ func (o *Orchestrator) Scale(ctx context.Context, p *compose.Project, targets []
 	if plan.Empty() {
 		for _, svc := range services {
 			o.Report.emit(Event{Kind: EventUpToDate, Project: p.Name, Service: svc.Name, Slot: -1,
-				Message: fmt.Sprintf("already runs %d instances, nothing to do", svc.Count)})
+				Message: fmt.Sprintf("already runs %s, nothing to do", countInstances(svc.Count))})
 		}
 		return nil
 	}
+
 	run := newUpRun(o, p, services, opts)
 	if err := run.execute(ctx, plan, observed); err != nil {
 		return errors.Join(err, run.cleanup(ctx))
@@ -119,4 +122,12 @@ func (o *Orchestrator) scaleFrontDoor(ctx context.Context, p *compose.Project, s
 	}
 	spec := newFrontDoorSpec(p, svc, image)
 	return &spec, nil
+}
+
+// countInstances returns "1 instance" or "N instances".
+func countInstances(n int) string {
+	if n == 1 {
+		return "1 instance"
+	}
+	return fmt.Sprintf("%d instances", n)
 }

@@ -38,8 +38,8 @@ func logsCommand() *cli.Command {
 				return err
 			}
 			err = o.Logs(c.Context, name, opts, c.App.Writer)
-			if opts.Follow && c.Context.Err() != nil {
-				// Following ends with Ctrl-C; that is the normal end, not a failure.
+			if opts.Follow && c.Err() != nil {
+				// Ctrl-C is the normal way to end following, not a failure.
 				return nil
 			}
 			return err
@@ -47,8 +47,8 @@ func logsCommand() *cli.Command {
 	}
 }
 
-// logsOptions reads the logs flags; now is the time a --since duration
-// counts back from.
+// logsOptions reads the logs flags. A --since duration counts back from
+// now.
 func logsOptions(c *cli.Context, now time.Time) (orchestrator.LogsOptions, error) {
 	tail, err := parseTail(c.String("tail"))
 	if err != nil {

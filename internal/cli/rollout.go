@@ -229,6 +229,12 @@ func scaleCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			// An unknown service fails here, before the lock is taken.
+			for _, target := range targets {
+				if _, err := p.Select([]string{target.Service}); err != nil {
+					return err
+				}
+			}
 			return mutate(c, p.Name, func(o *orchestrator.Orchestrator) error {
 				return o.Scale(c.Context, p, targets, orchestrator.UpOptions{WaitTimeout: c.Duration("wait-timeout")})
 			})
@@ -236,7 +242,7 @@ func scaleCommand() *cli.Command {
 	}
 }
 
-// parseScaleArgs reads the SERVICE=N arguments of scale; a service named
+// parseScaleArgs reads the SERVICE=N arguments of scale. A service named
 // twice is a usage error.
 func parseScaleArgs(args []string) ([]orchestrator.ScaleTarget, error) {
 	if len(args) == 0 {
@@ -268,7 +274,7 @@ func parseScale(arg string) (string, compose.InstanceCount, error) {
 	}
 	n, err := strconv.Atoi(value)
 	if err != nil {
-		return "", compose.InstanceCount{}, usagef("invalid instance count %q for %s: use an integer or max", value, name)
+		return "", compose.InstanceCount{}, usagef("invalid instance count %q for %s: use an integer such as 4, a negative number for the CPU count minus n, or max", value, name)
 	}
 	return name, compose.InstanceCount{Fixed: n}, nil
 }
