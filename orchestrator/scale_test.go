@@ -78,12 +78,14 @@ func TestScale_KeepsRunningRevision(t *testing.T) {
 		t.Fatalf("Up: %v", err)
 	}
 	_, before := instanceSlots(t, engine)
+
 	value := "changed"
 	p.Services[0].Config.Environment = composetypes.MappingWithEquals{"FOO": &value}
 	p.Services[0].Proxy.Ports[0].HostPort = "9090"
 	if err := o.Scale(t.Context(), p, []ScaleTarget{{Service: "web", Count: compose.InstanceCount{Fixed: 3}}}, UpOptions{}); err != nil {
 		t.Fatalf("Scale: %v", err)
 	}
+
 	slots, after := instanceSlots(t, engine)
 	if !slices.Equal(slots, []int{0, 1, 2}) {
 		t.Errorf("slots = %v, want 0 1 2", slots)
