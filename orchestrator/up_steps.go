@@ -141,7 +141,13 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 		rot := newRotation(r.o, door.ID, svc.DrainTimeout)
 		r.doors[svc.Name] = rot
 		for _, c := range observed {
-			if c.Service != svc.Name || c.Role != RoleInstance || c.State != "running" || c.Slot >= svc.Count {
+			if c.Service != svc.Name || c.Role != RoleInstance || c.State != "running" {
+				continue
+			}
+			if c.Slot >= svc.Count {
+				// A slot beyond the count leaves the rotation with the push
+				// below, which returns once its requests in flight drained.
+				r.o.Report.emit(Event{Kind: EventDraining, Project: r.p.Name, Service: svc.Name, Slot: c.Slot, Container: c.Name})
 				continue
 			}
 			b, state, err := r.o.readyBackend(ctx, c)
