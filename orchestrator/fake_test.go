@@ -68,6 +68,10 @@ type fakeEngine struct {
 	// health, when set, returns the health status that a running
 	// container with a healthcheck reports.
 	health func(name string) container.HealthStatus
+	// logs, when set, serves ContainerLogs; without it every log is empty.
+	logs *fakeLogs
+	// events, when set, is the stream Events returns.
+	events chan events.Message
 }
 
 type fakeContainer struct {
@@ -373,7 +377,10 @@ func (f *fakeEngine) ContainerRemove(_ context.Context, id string, _ container.R
 	return nil
 }
 
-func (f *fakeEngine) ContainerLogs(context.Context, string, container.LogsOptions) (io.ReadCloser, error) {
+func (f *fakeEngine) ContainerLogs(ctx context.Context, id string, opts container.LogsOptions) (io.ReadCloser, error) {
+	if f.logs != nil {
+		return f.logs.serve(ctx, id, opts)
+	}
 	return io.NopCloser(bytes.NewReader(nil)), nil
 }
 
@@ -455,10 +462,13 @@ func (f *fakeEngine) countBusySlots() {
 	f.maxBusySlots = max(f.maxBusySlots, busy)
 }
 
-// Events returns a stream without events that ends at once when opts has
-// an end time, else when ctx does.
+// Events returns f.events when set. Otherwise it returns a stream without
+// events that ends at once when opts has an end time, else when ctx does.
 func (f *fakeEngine) Events(ctx context.Context, opts events.ListOptions) (<-chan events.Message, <-chan error) {
 	errs := make(chan error, 1)
+	if f.events != nil {
+		return f.events, errs
+	}
 	go func() {
 		if opts.Until == "" {
 			<-ctx.Done()

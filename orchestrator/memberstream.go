@@ -30,7 +30,7 @@ var errMembershipRejected = errors.New("front door rejected the membership")
 type memberStream struct {
 	conn    types.HijackedResponse
 	replies *bufio.Scanner
-	stderr  syncBuffer
+	stderr  lockedBuffer
 }
 
 // openMemberStream starts the stream process in a front door.
@@ -99,19 +99,19 @@ func (s *memberStream) close() {
 	s.conn.Close()
 }
 
-// syncBuffer is a buffer that one goroutine writes and another reads.
-type syncBuffer struct {
+// lockedBuffer is a buffer that one goroutine writes and another reads.
+type lockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -29,9 +29,17 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 		r.doors[svc.Name] = rot
 		var running []ObservedContainer
 		for _, c := range observed {
-			if c.Service == svc.Name && c.Role == RoleInstance && c.State == "running" && c.Slot < svc.Count {
-				running = append(running, c)
+			if c.Service != svc.Name || c.Role != RoleInstance || c.State != "running" {
+				continue
 			}
+			if c.Slot >= svc.Count {
+				// A slot beyond the count leaves the rotation with the first
+				// push, which removeInstances waits for before it stops the
+				// instance, and which returns once its requests drained.
+				r.o.Report.emit(Event{Kind: EventDraining, Project: r.p.Name, Service: svc.Name, Slot: c.Slot, Container: c.Name})
+				continue
+			}
+			running = append(running, c)
 		}
 		backends := make([]Backend, len(running))
 		states := make([]string, len(running))

@@ -143,31 +143,6 @@ func writePSTable(c *cli.Context, rows []orchestrator.InstanceStatus) error {
 	return tw.Flush()
 }
 
-func logsCommand() *cli.Command {
-	return &cli.Command{
-		Name:        "logs",
-		Usage:       "print the merged output of instances, each line prefixed service.slot",
-		ArgsUsage:   "[SERVICE or INSTANCE...]",
-		Description: "INSTANCE is service.slot or a container name. Output of instances that exited is included.\n\n" + exitCodesHelp,
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new output"},
-			&cli.StringFlag{Name: "tail", Value: "all", Usage: "print the last `N` lines of each instance"},
-			&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "prefix each line with its RFC 3339 time"},
-			&cli.StringFlag{Name: "since", Usage: "only output after `TIME`: RFC 3339 or a duration such as 10m"},
-		},
-		Action: func(c *cli.Context) error {
-			o, name, err := openProject(c)
-			if err != nil {
-				return err
-			}
-			return o.Logs(c.Context, name, orchestrator.LogsOptions{
-				Targets: c.Args().Slice(), Follow: c.Bool("follow"), Tail: c.String("tail"),
-				Timestamps: c.Bool("timestamps"), Since: c.String("since"),
-			}, c.App.Writer)
-		},
-	}
-}
-
 func versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
