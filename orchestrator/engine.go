@@ -21,6 +21,8 @@ import (
 // real implementation is *client.Client; unit tests use a hand-written fake.
 type Engine interface {
 	Info(ctx context.Context) (system.Info, error)
+	// ClientVersion returns the API version in use, once negotiated.
+	ClientVersion() string
 
 	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
 	ImageBuild(ctx context.Context, buildContext io.Reader, opts build.ImageBuildOptions) (build.ImageBuildResponse, error)

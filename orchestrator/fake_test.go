@@ -48,6 +48,7 @@ type fakeContainer struct {
 	id, name string
 	config   container.Config
 	host     container.HostConfig
+	platform *ocispec.Platform
 	networks []string
 	running  bool
 	started  time.Time
@@ -70,6 +71,8 @@ func (f *fakeEngine) id(prefix string) string {
 }
 
 func (f *fakeEngine) Info(context.Context) (system.Info, error) { return system.Info{NCPU: 4}, nil }
+
+func (f *fakeEngine) ClientVersion() string { return "1.41" }
 
 func (f *fakeEngine) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
 	f.mu.Lock()
@@ -188,7 +191,7 @@ func (f *fakeEngine) ContainerInspect(_ context.Context, id string) (container.I
 }
 
 func (f *fakeEngine) ContainerCreate(_ context.Context, cfg *container.Config, host *container.HostConfig,
-	netCfg *network.NetworkingConfig, _ *ocispec.Platform, name string) (container.CreateResponse, error) {
+	netCfg *network.NetworkingConfig, platform *ocispec.Platform, name string) (container.CreateResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, c := range f.containers {
@@ -196,9 +199,11 @@ func (f *fakeEngine) ContainerCreate(_ context.Context, cfg *container.Config, h
 			return container.CreateResponse{}, errdefs.ErrConflict.WithMessage("name in use: " + name)
 		}
 	}
-	c := &fakeContainer{id: f.id("ctr"), name: name, config: *cfg, host: *host}
-	for n := range netCfg.EndpointsConfig {
-		c.networks = append(c.networks, n)
+	c := &fakeContainer{id: f.id("ctr"), name: name, config: *cfg, host: *host, platform: platform}
+	if netCfg != nil {
+		for n := range netCfg.EndpointsConfig {
+			c.networks = append(c.networks, n)
+		}
 	}
 	f.containers[c.id] = c
 	f.countBusySlots()

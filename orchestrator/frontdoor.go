@@ -198,7 +198,7 @@ func newFrontDoorSpec(p *compose.Project, svc *compose.Service, image string) fr
 // createFrontDoor creates and starts a front door and waits until its admin
 // socket responds.
 func (o *Orchestrator) createFrontDoor(ctx context.Context, spec frontDoorSpec) (string, error) {
-	id, err := o.createContainer(ctx, spec.Name, spec.Config, spec.Host, spec.Network, spec.Endpoint, spec.Extra)
+	id, err := o.createContainer(ctx, spec.Name, spec.Config, spec.Host, spec.Network, spec.Endpoint, spec.Extra, "")
 	if err != nil {
 		return "", err
 	}

@@ -112,6 +112,9 @@ func (o *Orchestrator) prepare(ctx context.Context, p *compose.Project, selected
 			o.Report.emit(Event{Kind: EventWarning, Project: p.Name, Service: svc.Name, Slot: -1, Message: w})
 		}
 		prepared := &service{Service: svc, Count: svc.Instances.Resolve(cpus), Template: tmpl}
+		if err := compose.CheckInstanceCount(*svc, prepared.Count); err != nil {
+			return nil, withComposeFiles(p, err)
+		}
 		if svc.Proxy != nil {
 			image, err := o.toolImage(ctx)
 			if err != nil {
@@ -329,7 +332,7 @@ func (r *upRun) createInstance(ctx context.Context, step Step, release func()) e
 	if step.Kind == StepCreate {
 		id := uuid.NewString()
 		spec := svc.Template.Instance(r.p.Name, step.Slot, svc.Count, id)
-		containerID, err := r.o.createContainer(ctx, spec.Name, spec.Config, spec.Host, spec.Network, spec.Endpoint, spec.ExtraNetwork)
+		containerID, err := r.o.createInstanceContainer(ctx, r.p.Name, spec)
 		if err != nil {
 			return err
 		}
