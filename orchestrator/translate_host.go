@@ -216,14 +216,14 @@ func (tr *translator) resources() container.Resources {
 	}
 	blkio(cfg.BlkioConfig, &res)
 	if cfg.Deploy != nil {
-		tr.limits(cfg.Deploy.Resources.Limits, &res)
+		limits(cfg.Deploy.Resources.Limits, &res)
 		tr.reservations(cfg.Deploy.Resources.Reservations, &res)
 	}
 	devices(cfg, &res)
 	return res
 }
 
-func (tr *translator) limits(limits *types.Resource, res *container.Resources) {
+func limits(limits *types.Resource, res *container.Resources) {
 	if limits == nil {
 		return
 	}
@@ -237,18 +237,10 @@ func (tr *translator) limits(limits *types.Resource, res *container.Resources) {
 		pids := limits.Pids
 		res.PidsLimit = &pids
 	}
-	if len(limits.Devices) > 0 {
-		tr.warn("deploy.resources.limits.devices", "is not applied: the engine reserves devices, "+
-			"it does not limit them; use deploy.resources.reservations.devices")
-	}
-	if len(limits.GenericResources) > 0 {
-		tr.warn("deploy.resources.limits.generic_resources", "is not applied: generic resources "+
-			"are a Docker Swarm feature")
-	}
 }
 
 // reservations applies the memory reservation and device requests. A CPU
-// or PIDs reservation is a Swarm scheduling hint with no engine setting.
+// reservation is a Swarm scheduling hint with no engine setting.
 func (tr *translator) reservations(reservations *types.Resource, res *container.Resources) {
 	if reservations == nil {
 		return
@@ -266,10 +258,6 @@ func (tr *translator) reservations(reservations *types.Resource, res *container.
 		tr.warn("deploy.resources.reservations.cpus", "is not applied: a CPU reservation is a "+
 			"Docker Swarm scheduling setting with no engine equivalent; use cpu_shares to weight "+
 			"CPU time, or limits.cpus to cap it")
-	}
-	if reservations.Pids != 0 {
-		tr.warn("deploy.resources.reservations.pids", "is not applied: the engine only limits "+
-			"PIDs; use limits.pids")
 	}
 	if len(reservations.GenericResources) > 0 {
 		tr.warn("deploy.resources.reservations.generic_resources", "is not applied: generic "+
