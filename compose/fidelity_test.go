@@ -77,7 +77,7 @@ networks:
     x-clusterctl:
       instances: 2
 `,
-			want: []string{"{file}:6:", "mac_address 02:42:ac:11:00:03 cannot be used with instances: 2"},
+			want:     []string{"{file}:6:", "mac_address 02:42:ac:11:00:03 cannot be used with instances: 2"},
 			wantLine: 6,
 		},
 		{
@@ -236,7 +236,7 @@ secrets:
   token:
     environment: TOKEN
 `,
-			want: []string{"{file}:4:", `secret "token" takes its value from environment: or content:`, "file:"},
+			want:     []string{"{file}:4:", `secret "token" takes its value from environment: or content:`, "file:"},
 			wantLine: 4,
 		},
 		{
