@@ -204,7 +204,7 @@ func splitVolume(spec string) []string {
 			i++
 		case spec[i] == '}' && depth > 0:
 			depth--
-		case spec[i] == ':' && depth == 0 && !(i == 1 && isDriveLetter(spec[0])):
+		case spec[i] == ':' && depth == 0 && (i != 1 || !isDriveLetter(spec[0])):
 			parts = append(parts, spec[start:i])
 			start = i + 1
 		}
