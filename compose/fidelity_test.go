@@ -227,7 +227,7 @@ func TestLoad_InvalidServiceSettings(t *testing.T) {
 			want: []string{`network_mode "none" cannot be used with x-clusterctl.ready`, "use a healthcheck"},
 		},
 		{
-			name: "secret from the environment",
+			name: "secret from an unset variable",
 			compose: `services:
   api:
     image: api:1
@@ -236,20 +236,9 @@ secrets:
   token:
     environment: TOKEN
 `,
-			want:     []string{"{file}:4:", `secret "token" takes its value from environment: or content:`, "file:"},
+			want: []string{"{file}:4:", `secret "token" takes its value from the environment variable TOKEN, which is not set`,
+				".env file"},
 			wantLine: 4,
-		},
-		{
-			name: "config with content",
-			compose: `services:
-  api:
-    image: api:1
-    configs: [settings]
-configs:
-  settings:
-    content: "a=1"
-`,
-			want: []string{`config "settings" takes its value from environment: or content:`},
 		},
 		{
 			name: "external secret",

@@ -63,10 +63,10 @@ func (p *Project) unknownService(name string) error {
 }
 
 // SetInstances overrides the instance count of a service, as clusterctl
-// scale does. It returns an ErrInvalid error for an unknown service, and for
-// a count above 1 on a service whose settings only one container can hold
-// (container_name, hostname, a static address or a fixed host port), with
-// the same message as Load.
+// scale does. It returns an ErrInvalid error for an unknown service. It
+// also returns one, with the same message as Load, for a count above 1 on a
+// service with a setting that only one container can hold: container_name,
+// hostname, a static address or a fixed host port.
 func (p *Project) SetInstances(service string, count InstanceCount) error {
 	svc, ok := p.Service(service)
 	if !ok {

@@ -10,10 +10,10 @@ import (
 )
 
 // checkSources rejects values that compose-go accepts but changes before
-// clusterctl sees them, so that only the YAML as written shows the problem:
-// a command or entrypoint string with shell operators, which compose-go
-// splits into words without a shell, and a short-syntax volume mode that
-// compose-go ignores.
+// clusterctl reads them, so that only the YAML as written shows the
+// problem. These are a command or entrypoint string with shell operators,
+// which compose-go splits into words without a shell, and a short-syntax
+// volume mode that compose-go ignores.
 func (l *projectLoader) checkSources(services []Service) error {
 	for _, svc := range services {
 		if err := l.checkCommand(svc, "entrypoint", nil); err != nil {
@@ -62,11 +62,11 @@ func lookupNode(node *yaml.Node, path []string) *yaml.Node {
 }
 
 // checkCommand rejects a command or entrypoint written as one string that
-// contains shell operators but does not run a shell: Docker Compose splits
-// the string into words and runs the first word with the rest as arguments,
-// so "&&" or "|" would reach the program as arguments. entrypoint is the
-// service's entrypoint when key is command, because a shell entrypoint with
-// -c needs the whole script as one argument.
+// contains shell operators but does not run a shell. Docker Compose splits
+// the string into words and runs the first word with the rest as
+// arguments, so "&&" or "|" would reach the program as arguments.
+// entrypoint is the service's entrypoint when key is command, because a
+// shell entrypoint with -c needs the whole script as one argument.
 func (l *projectLoader) checkCommand(svc Service, key string, entrypoint []string) error {
 	keyPath := []string{"services", svc.Name, key}
 	node, src := l.rawNode(keyPath)

@@ -9,8 +9,8 @@ import (
 )
 
 // checkServiceSettings rejects service settings that clusterctl cannot apply
-// as written, where warning and going on would leave the container without
-// something the file asks for.
+// as written, where a warning would leave the container without a setting
+// that the file requests.
 func checkServiceSettings(model *types.Project, svc Service) error {
 	checks := []func() error{
 		func() error { return checkRestart(svc) },
@@ -107,33 +107,35 @@ func checkMountOptions(svc Service) error {
 	return nil
 }
 
-// checkSecrets accepts the secrets that clusterctl mounts: those with a file
-// source, as Docker Compose mounts them.
+// checkSecrets rejects secrets that only Docker Swarm provides, and an
+// environment: source whose variable is not set.
 func checkSecrets(model *types.Project, svc Service) error {
 	for _, ref := range svc.Config.Secrets {
 		def := model.Secrets[ref.Source]
 		path := []string{"services", svc.Name, "secrets"}
-		if err := checkFileObject("secret", ref.Source, types.FileObjectConfig(def), path); err != nil {
+		if err := checkFileObject("secret", ref.Source, types.FileObjectConfig(def), path, model.Environment); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// checkConfigs accepts the configs that clusterctl mounts: those with a file
-// source, as Docker Compose mounts them.
+// checkConfigs rejects configs that only Docker Swarm provides, and an
+// environment: source whose variable is not set.
 func checkConfigs(model *types.Project, svc Service) error {
 	for _, ref := range svc.Config.Configs {
 		def := model.Configs[ref.Source]
 		path := []string{"services", svc.Name, "configs"}
-		if err := checkFileObject("config", ref.Source, types.FileObjectConfig(def), path); err != nil {
+		if err := checkFileObject("config", ref.Source, types.FileObjectConfig(def), path, model.Environment); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func checkFileObject(kind, name string, def types.FileObjectConfig, path []string) error {
+// checkFileObject checks a secret or config definition. environment is the
+// project's environment, from which environment: sources take their value.
+func checkFileObject(kind, name string, def types.FileObjectConfig, path []string, environment types.Mapping) error {
 	switch {
 	case bool(def.External):
 		return keyError(path, "%s %q is external, which only Docker Swarm provides; define it "+
@@ -141,12 +143,12 @@ func checkFileObject(kind, name string, def types.FileObjectConfig, path []strin
 	case def.Driver != "" || def.TemplateDriver != "":
 		return keyError(path, "%s %q sets driver or template_driver, which only Docker Swarm "+
 			"supports; remove them and define the %s with file:", kind, name, kind)
-	case def.Environment != "" || def.Content != "":
-		// TODO: copy environment and content sources into each instance
-		// before it starts, as Docker Compose does.
-		return keyError(path, "%s %q takes its value from environment: or content:, which "+
-			"clusterctl does not inject yet; write the value to a file and define the %s with "+
-			"file: instead", kind, name, kind)
+	case def.Environment != "":
+		if _, ok := environment[def.Environment]; !ok {
+			return keyError(path, "%s %q takes its value from the environment variable %s, which is "+
+				"not set; set it in the environment or in the .env file of the project directory",
+				kind, name, def.Environment)
+		}
 	}
 	return nil
 }

@@ -3,9 +3,11 @@
 package e2e
 
 import (
+	"archive/tar"
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"maps"
 	"math/big"
 	"os"
@@ -222,19 +224,28 @@ networks:
       - token
       - source: token
         target: renamed
+      - source: api_key
+        uid: "10001"
+        mode: 0o400
     configs:
       - source: settings
         target: /etc/settings.ini
+      - inline
 volumes:
   data: {}
 secrets:
   token:
     file: ./token.txt
+  api_key:
+    environment: CONTAINER_FIDELITY_KEY
 configs:
   settings:
     file: ./settings.ini
+  inline:
+    content: "c=3"
 `,
-			files: map[string]string{"conf/app.conf": "a=1\n", "token.txt": "s3cret\n", "settings.ini": "b=2\n"},
+			files: map[string]string{"conf/app.conf": "a=1\n", "token.txt": "s3cret\n", "settings.ini": "b=2\n",
+				".env": "CONTAINER_FIDELITY_KEY=k3y\n"},
 			check: func(t *testing.T, p containerProject, _ result) {
 				c := p.inspectService(t, "web", 1)[0]
 				mounts := map[string]container.MountPoint{}
@@ -249,6 +260,8 @@ configs:
 				mountEqual(t, mounts, "/scratch", mount.TypeTmpfs, "", true)
 				fieldContains(t, "Binds", c.HostConfig.Binds, filepath.Join(p.Dir, "conf")+":/conf:ro,z")
 				fieldEqual(t, "Tmpfs", c.HostConfig.Tmpfs, map[string]string{"/tmp": "size=1m"})
+				fieldEqual(t, "api_key", p.readFile(t, c.ID, "/run/secrets/api_key"), containerFile{"k3y", 0o400, 10001})
+				fieldEqual(t, "inline", p.readFile(t, c.ID, "/inline"), containerFile{"c=3", 0o444, 0})
 			},
 		},
 		{
@@ -443,6 +456,33 @@ func (p containerProject) inspectService(t *testing.T, service string, count int
 	}
 	slices.SortFunc(out, func(a, b container.InspectResponse) int { return strings.Compare(a.Name, b.Name) })
 	return out
+}
+
+// containerFile is a file in a container: its content, mode and owner.
+type containerFile struct {
+	content string
+	mode    int64
+	uid     int
+}
+
+// readFile reads one file out of a container through the engine.
+func (p containerProject) readFile(t *testing.T, id, path string) containerFile {
+	t.Helper()
+	rc, _, err := engine.CopyFromContainer(context.Background(), id, path)
+	if err != nil {
+		t.Fatalf("copy %s out of %s: %v", path, id, err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	header, err := tr.Next()
+	if err != nil {
+		t.Fatalf("read the archive of %s: %v", path, err)
+	}
+	content, err := io.ReadAll(tr)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return containerFile{content: string(content), mode: header.Mode & 0o7777, uid: header.Uid}
 }
 
 // fieldEqual fails unless got equals one of wants.

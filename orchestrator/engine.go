@@ -45,6 +45,7 @@ type Engine interface {
 	ContainerRemove(ctx context.Context, id string, opts container.RemoveOptions) error
 	ContainerLogs(ctx context.Context, id string, opts container.LogsOptions) (io.ReadCloser, error)
 	ContainerAttach(ctx context.Context, id string, opts container.AttachOptions) (types.HijackedResponse, error)
+	CopyToContainer(ctx context.Context, id, dstPath string, content io.Reader, opts container.CopyToContainerOptions) error
 
 	Events(ctx context.Context, opts events.ListOptions) (<-chan events.Message, <-chan error)
 

@@ -50,8 +50,15 @@ type fakeContainer struct {
 	host     container.HostConfig
 	platform *ocispec.Platform
 	networks []string
+	copied   []copied
 	running  bool
 	started  time.Time
+}
+
+// copied is one CopyToContainer call: the destination and the tar archive.
+type copied struct {
+	dst     string
+	archive []byte
 }
 
 var _ Engine = (*fakeEngine)(nil)
@@ -244,6 +251,22 @@ func (f *fakeEngine) ContainerRemove(_ context.Context, id string, _ container.R
 		return errdefs.ErrNotFound
 	}
 	delete(f.containers, id)
+	return nil
+}
+
+// CopyToContainer records the tar archive copied into a container.
+func (f *fakeEngine) CopyToContainer(_ context.Context, id, dst string, content io.Reader, _ container.CopyToContainerOptions) error {
+	data, err := io.ReadAll(content)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[id]
+	if !ok {
+		return errdefs.ErrNotFound
+	}
+	c.copied = append(c.copied, copied{dst: dst, archive: data})
 	return nil
 }
 

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
+
+	"github.com/clusterctl/clusterctl/compose"
 )
 
 // servicePrefix marks a reference to another service of the project in
@@ -18,22 +21,31 @@ const servicePrefix = "service:"
 
 // createInstanceContainer creates the container of one instance, after
 // resolving the spec's references to other services into containers of
-// those services.
-func (o *Orchestrator) createInstanceContainer(ctx context.Context, project string, spec InstanceSpec) (string, error) {
-	if err := o.resolveReferences(ctx, project, &spec); err != nil {
+// those services, and copies its injected secrets and configs into it. A
+// container whose copy fails is removed again.
+func (o *Orchestrator) createInstanceContainer(ctx context.Context, p *compose.Project, spec InstanceSpec) (string, error) {
+	if err := o.resolveReferences(ctx, p.Name, &spec); err != nil {
 		return "", err
 	}
-	return o.createContainer(ctx, spec.Name, spec.Config, spec.Host, spec.Network, spec.Endpoint,
+	id, err := o.createContainer(ctx, spec.Name, spec.Config, spec.Host, spec.Network, spec.Endpoint,
 		spec.ExtraNetwork, spec.Platform)
+	if err != nil {
+		return "", err
+	}
+	if err := o.injectFiles(ctx, p, id, spec.Files); err != nil {
+		return "", errors.Join(fmt.Errorf("create %s: %w", spec.Name, err),
+			o.Engine.ContainerRemove(context.WithoutCancel(ctx), id, removeForce))
+	}
+	return id, nil
 }
 
 // resolveReferences replaces "service:NAME" in network_mode, ipc and pid
-// with "container:ID" of a running instance of that service, a service
-// name in volumes_from with such a container's ID, and each link to a
-// service with "CONTAINER:ALIAS", as Docker Compose does when it creates a
-// container. A link goes to the service's front door when it has one.
-// The engine fixes the reference at create: a replaced instance of the
-// other service does not move this one.
+// with "container:ID" of a running instance of that service, as Docker
+// Compose does when it creates a container. A service name in volumes_from
+// becomes such a container's ID, and a link to a service becomes
+// "CONTAINER:ALIAS", naming the service's front door when it has one. The
+// engine fixes the reference at create, so a replaced instance of the other
+// service does not move this one.
 func (o *Orchestrator) resolveReferences(ctx context.Context, project string, spec *InstanceSpec) error {
 	host := spec.Host
 	modes := []*string{(*string)(&host.NetworkMode), (*string)(&host.IpcMode), (*string)(&host.PidMode)}

@@ -1,7 +1,10 @@
 package orchestrator
 
 import (
+	"archive/tar"
+	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -144,4 +147,133 @@ func TestUp_HostPortRangeSmallerThanResolvedCount(t *testing.T) {
 		}
 	}
 	equal(t, "containers", len(engine.names()), 0)
+}
+
+func TestNewTemplate_InjectedSecretsAndConfigs(t *testing.T) {
+	t.Parallel()
+	const service = `    secrets:
+      - token
+      - source: token
+        target: api-token
+        uid: "10001"
+        gid: "10001"
+        mode: 0o400
+    configs:
+      - settings
+`
+	const definitions = `secrets:
+  token:
+    environment: FROM_ENV
+configs:
+  settings:
+    content: "a=1"
+`
+	tr := mustTranslate(t, service, definitions)
+
+	equal(t, "Files", tr.tmpl.Files, []InjectedFile{
+		{Kind: "secrets", Name: "token", Target: "/run/secrets/token", Mode: 0o444},
+		{Kind: "secrets", Name: "token", Target: "/run/secrets/api-token", Mode: 0o400, UID: 10001, GID: 10001},
+		{Kind: "configs", Name: "settings", Target: "/settings", Mode: 0o444},
+	})
+	equal(t, "Mounts", len(tr.tmpl.Host.Mounts), 0)
+	if strings.Contains(tr.tmpl.Spec(), "env-value") {
+		t.Errorf("the template JSON contains the secret's value: %s", tr.tmpl.Spec())
+	}
+	if len(tr.warnings) != 0 {
+		t.Errorf("warnings = %q, want none: uid, gid and mode apply to copied files", tr.warnings)
+	}
+}
+
+func TestNewTemplate_InjectedSecretOnReadOnlyRootfs(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{"compose.yaml": "services:\n  web:\n    image: app:v1\n    read_only: true\n" +
+		"    secrets: [token]\nsecrets:\n  token:\n    environment: FROM_ENV\n"}
+
+	_, err := translate(t, files)
+
+	if !errors.Is(err, compose.ErrInvalid) {
+		t.Fatalf("err = %v, want one that matches compose.ErrInvalid", err)
+	}
+	for _, want := range []string{"services.web.secrets", "read_only: true forbids", "file:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not contain %q: %v", want, err)
+		}
+	}
+}
+
+func TestCreateInstanceContainer_CopiesInjectedFiles(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	p := testProject(1, false)
+	p.Model.Environment = composetypes.Mapping{"TOKEN": "s3cret"}
+	p.Model.Secrets = composetypes.Secrets{"token": {Environment: "TOKEN"}}
+	p.Model.Configs = composetypes.Configs{"settings": {Content: "a=1"}}
+	spec := InstanceSpec{Name: "shop-web-0-aaaaaa", Config: &container.Config{}, Host: &container.HostConfig{},
+		Network: "shop_default", Endpoint: &network.EndpointSettings{},
+		Files: []InjectedFile{
+			{Kind: "secrets", Name: "token", Target: "/run/secrets/token", Mode: 0o400, UID: 10001},
+			{Kind: "configs", Name: "settings", Target: "/settings", Mode: 0o444},
+		}}
+
+	id, err := o.createInstanceContainer(t.Context(), p, spec)
+	if err != nil {
+		t.Fatalf("createInstanceContainer: %v", err)
+	}
+
+	c := engine.containers[id]
+	if len(c.copied) != 1 || c.copied[0].dst != "/" {
+		t.Fatalf("copies = %+v, want one archive to /", c.copied)
+	}
+	entries := readTar(t, c.copied[0].archive)
+	equal(t, "entries", entries, []tarEntry{
+		{name: "run/secrets/token", mode: 0o400, uid: 10001, content: "s3cret"},
+		{name: "settings", mode: 0o444, content: "a=1"},
+	})
+}
+
+func TestCreateInstanceContainer_MissingValueRemovesContainer(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	p := testProject(1, false)
+	p.Model.Secrets = composetypes.Secrets{"token": {Environment: "TOKEN"}}
+	spec := InstanceSpec{Name: "shop-web-0-aaaaaa", Config: &container.Config{}, Host: &container.HostConfig{},
+		Network: "shop_default", Endpoint: &network.EndpointSettings{},
+		Files: []InjectedFile{{Kind: "secrets", Name: "token", Target: "/run/secrets/token", Mode: 0o400}}}
+
+	_, err := o.createInstanceContainer(t.Context(), p, spec)
+
+	if err == nil || !strings.Contains(err.Error(), "environment variable TOKEN, which is not set") {
+		t.Errorf("err = %v, want one that names the unset variable", err)
+	}
+	equal(t, "containers", len(engine.names()), 0)
+}
+
+type tarEntry struct {
+	name     string
+	mode     int64
+	uid, gid int
+	content  string
+}
+
+func readTar(t *testing.T, data []byte) []tarEntry {
+	t.Helper()
+	var entries []tarEntry
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		header, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return entries
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		content, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, tarEntry{name: header.Name, mode: header.Mode, uid: header.Uid, gid: header.Gid,
+			content: string(content)})
+	}
 }

@@ -43,6 +43,9 @@ type Template struct {
 	// ServiceLinks are links to other services, "service:alias", which
 	// resolve to a container of that service when an instance is created.
 	ServiceLinks []string `json:"service_links,omitempty"`
+	// Files are the secrets and configs that are copied into each instance
+	// after create, without their values.
+	Files []InjectedFile `json:"files,omitempty"`
 	// Platform is the platform passed to create, such as linux/amd64. The
 	// image must already be on the engine for it: clusterctl never pulls.
 	Platform string `json:"platform,omitempty"`
@@ -81,6 +84,9 @@ func NewTemplate(p *compose.Project, svc *compose.Service, imageID, version stri
 	}
 	t.Host = host
 	t.Networks, t.PrimaryNetwork, t.ServiceLinks = tr.networks()
+	if t.Files, err = tr.injectedFiles(); err != nil {
+		return nil, nil, err
+	}
 	tr.warnUnapplied()
 	t.Revision = t.hash()
 	return t, tr.warnings, nil
@@ -124,9 +130,10 @@ type InstanceSpec struct {
 	Network      string
 	Endpoint     *network.EndpointSettings
 	ExtraNetwork map[string]*network.EndpointSettings
-	// ServiceLinks and Platform are the template's, resolved by the
-	// executor when it creates the container.
+	// ServiceLinks, Files and Platform are the template's, which the
+	// executor resolves when it creates the container.
 	ServiceLinks []string
+	Files        []InjectedFile
 	Platform     string
 }
 
@@ -161,7 +168,7 @@ func (t *Template) Instance(project string, slot, count int, instanceID string) 
 	host.Binds = slices.Clone(t.Host.Binds)
 	host.Mounts = slices.Clone(t.Host.Mounts)
 	spec := InstanceSpec{Name: name, Slot: slot, InstanceID: instanceID, Config: &cfg, Host: &host,
-		ServiceLinks: t.ServiceLinks, Platform: t.Platform}
+		ServiceLinks: t.ServiceLinks, Files: t.Files, Platform: t.Platform}
 	for _, net := range t.networkOrder() {
 		endpoint := *t.Networks[net]
 		endpoint.Aliases = slices.Clone(endpoint.Aliases)

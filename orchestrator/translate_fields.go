@@ -7,7 +7,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
-// fieldUse says what clusterctl does with one field of compose-go's
+// fieldUse records what clusterctl does with one field of compose-go's
 // types.ServiceConfig. TestServiceFields_AllClassified fails for a field
 // that is not in serviceFields, so that a compose-go upgrade cannot add a
 // key that clusterctl drops without a word.

@@ -151,14 +151,18 @@ func tmpfs(paths []string) map[string]string {
 
 // fileMounts bind-mounts the files of the service's secrets and configs
 // read-only, as Docker Compose does: a secret at /run/secrets/<name> or its
-// target, a config at /<name> or its target. compose.Load rejects the
-// sources that are not files. uid, gid and mode cannot be set on a bind
-// mount and are left out with a warning, as Docker Compose does.
+// target, a config at /<name> or its target. uid, gid and mode cannot be
+// set on a bind mount and are left out with a warning, as Docker Compose
+// does. Secrets and configs with an environment: or content: source are
+// not mounted but copied into each instance: see injectedFiles.
 func (tr *translator) fileMounts() ([]mount.Mount, error) {
 	var mounts []mount.Mount
 	for _, ref := range tr.svc.Config.Secrets {
 		def := tr.p.Model.Secrets[ref.Source]
-		m, err := tr.fileMount("secrets", types.FileReferenceConfig(ref), def.File, "/run/secrets/")
+		if def.File == "" {
+			continue
+		}
+		m, err := tr.fileMount("secrets", types.FileReferenceConfig(ref), def.File, secretsDir)
 		if err != nil {
 			return nil, err
 		}
@@ -166,7 +170,10 @@ func (tr *translator) fileMounts() ([]mount.Mount, error) {
 	}
 	for _, ref := range tr.svc.Config.Configs {
 		def := tr.p.Model.Configs[ref.Source]
-		m, err := tr.fileMount("configs", types.FileReferenceConfig(ref), def.File, "/")
+		if def.File == "" {
+			continue
+		}
+		m, err := tr.fileMount("configs", types.FileReferenceConfig(ref), def.File, configsDir)
 		if err != nil {
 			return nil, err
 		}
@@ -176,14 +183,27 @@ func (tr *translator) fileMounts() ([]mount.Mount, error) {
 	return mounts, nil
 }
 
-func (tr *translator) fileMount(key string, ref types.FileReferenceConfig, file, dir string) (mount.Mount, error) {
-	target := ref.Target
+// Where secrets and configs go without a target, and where a relative
+// target is placed, as in Docker Compose.
+const (
+	secretsDir = "/run/secrets/"
+	configsDir = "/"
+)
+
+// fileTarget returns the path of a secret or config in the container.
+func fileTarget(ref types.FileReferenceConfig, dir string) string {
 	switch {
-	case target == "":
-		target = dir + ref.Source
-	case !path.IsAbs(target):
-		target = dir + target
+	case ref.Target == "":
+		return dir + ref.Source
+	case !path.IsAbs(ref.Target):
+		return dir + ref.Target
+	default:
+		return ref.Target
 	}
+}
+
+func (tr *translator) fileMount(key string, ref types.FileReferenceConfig, file, dir string) (mount.Mount, error) {
+	target := fileTarget(ref, dir)
 	if ref.UID != "" || ref.GID != "" || ref.Mode != nil {
 		tr.warn(key, "%s: uid, gid and mode are not applied, because the file is bind-mounted "+
 			"with the host file's owner and mode; set them on the host file", ref.Source)

@@ -332,7 +332,7 @@ func (r *upRun) createInstance(ctx context.Context, step Step, release func()) e
 	if step.Kind == StepCreate {
 		id := uuid.NewString()
 		spec := svc.Template.Instance(r.p.Name, step.Slot, svc.Count, id)
-		containerID, err := r.o.createInstanceContainer(ctx, r.p.Name, spec)
+		containerID, err := r.o.createInstanceContainer(ctx, r.p, spec)
 		if err != nil {
 			return err
 		}
