@@ -171,8 +171,14 @@ func newFrontDoorSpec(p *compose.Project, svc *compose.Service, image string) fr
 			Sysctls: map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"},
 		},
 	}
-	for _, key := range slices.Sorted(maps.Keys(ServiceNetworks(svc))) {
+	networks := ServiceNetworks(svc)
+	for _, key := range slices.Sorted(maps.Keys(networks)) {
+		// The front door answers for the service, under its name and the
+		// network's aliases, in place of the instances.
 		endpoint := &network.EndpointSettings{Aliases: []string{svc.Name}}
+		if nc := networks[key]; nc != nil {
+			endpoint.Aliases = append(endpoint.Aliases, nc.Aliases...)
+		}
 		name := NetworkName(p, key)
 		if spec.Network == "" {
 			spec.Network, spec.Endpoint = name, endpoint

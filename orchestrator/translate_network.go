@@ -18,9 +18,10 @@ import (
 // to containers. A service with network_mode joins no network: HostConfig
 // carries the mode.
 //
-// Without a front door the instances carry the service name as an alias,
-// as in Docker Compose. With one, the front door carries it, so that
-// clients on the project network also go through the front door.
+// Without a front door the instances carry the service name and the
+// network's aliases, as in Docker Compose. With one, the front door carries
+// them, so that clients on the project network also go through the front
+// door.
 func (tr *translator) networks() (map[string]*network.EndpointSettings, string, []string) {
 	cfg := tr.svc.Config
 	if cfg.NetworkMode != "" {
@@ -47,7 +48,9 @@ func (tr *translator) networks() (map[string]*network.EndpointSettings, string, 
 
 // endpointSettings applies the service's settings for one network.
 func (tr *translator) endpointSettings(key string, nc *types.ServiceNetworkConfig, endpoint *network.EndpointSettings) {
-	endpoint.Aliases = append(endpoint.Aliases, nc.Aliases...)
+	if tr.svc.Proxy == nil {
+		endpoint.Aliases = append(endpoint.Aliases, nc.Aliases...)
+	}
 	if nc.Ipv4Address != "" || nc.Ipv6Address != "" || len(nc.LinkLocalIPs) > 0 {
 		endpoint.IPAMConfig = &network.EndpointIPAMConfig{
 			IPv4Address: nc.Ipv4Address, IPv6Address: nc.Ipv6Address, LinkLocalIPs: nc.LinkLocalIPs,

@@ -506,6 +506,13 @@ func TestNewTemplate_Network(t *testing.T) {
 			},
 		},
 		{
+			name:    "network aliases go to the front door",
+			service: "    ports: [\"8080:80\"]\n    networks:\n      default:\n        aliases: [shop-api]\n",
+			check: func(t *testing.T, tr *translated) {
+				equal(t, "instance Aliases", len(tr.tmpl.Networks["shop_default"].Aliases), 0)
+			},
+		},
+		{
 			name:    "expose with a range",
 			service: "    expose: [\"3000-3001\", \"9000/udp\"]\n",
 			check: func(t *testing.T, tr *translated) {
@@ -727,6 +734,27 @@ func TestNewTemplate_Errors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestFrontDoorSpec_NetworkAliases(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{"compose.yaml": "name: shop\nservices:\n  web:\n    image: app:v1\n" +
+		"    ports: [\"8080:80\"]\n    networks:\n      default:\n        aliases: [shop-api]\n"}
+	dir := filepath.Join(t.TempDir(), "proj")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(files["compose.yaml"]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := compose.Load(t.Context(), compose.Options{WorkingDir: dir, Environ: []string{}})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+
+	spec := newFrontDoorSpec(p, &p.Services[0], "clusterctl-tool:any")
+
+	equal(t, "front door Aliases", spec.Endpoint.Aliases, []string{"web", "shop-api"})
 }
 
 func TestServiceFields_AllClassified(t *testing.T) {
