@@ -78,11 +78,19 @@ type fakeContainer struct {
 	id, name string
 	config   container.Config
 	host     container.HostConfig
+	platform *ocispec.Platform
 	networks []string
+	copied   []copied
 	running  bool
 	exited   bool
 	exitCode int
 	started  time.Time
+}
+
+// copied is one CopyToContainer call: the destination and the tar archive.
+type copied struct {
+	dst     string
+	archive []byte
 }
 
 var _ Engine = (*fakeEngine)(nil)
@@ -135,6 +143,8 @@ func (f *fakeEngine) id(prefix string) string {
 }
 
 func (f *fakeEngine) Info(context.Context) (system.Info, error) { return system.Info{NCPU: 4}, nil }
+
+func (f *fakeEngine) ClientVersion() string { return "1.41" }
 
 func (f *fakeEngine) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
 	f.mu.Lock()
@@ -314,7 +324,7 @@ func (f *fakeEngine) ContainerInspect(_ context.Context, id string) (container.I
 }
 
 func (f *fakeEngine) ContainerCreate(_ context.Context, cfg *container.Config, host *container.HostConfig,
-	netCfg *network.NetworkingConfig, _ *ocispec.Platform, name string) (container.CreateResponse, error) {
+	netCfg *network.NetworkingConfig, platform *ocispec.Platform, name string) (container.CreateResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, c := range f.containers {
@@ -322,9 +332,11 @@ func (f *fakeEngine) ContainerCreate(_ context.Context, cfg *container.Config, h
 			return container.CreateResponse{}, errdefs.ErrConflict.WithMessage("name in use: " + name)
 		}
 	}
-	c := &fakeContainer{id: f.id("ctr"), name: name, config: *cfg, host: *host}
-	for n := range netCfg.EndpointsConfig {
-		c.networks = append(c.networks, n)
+	c := &fakeContainer{id: f.id("ctr"), name: name, config: *cfg, host: *host, platform: platform}
+	if netCfg != nil {
+		for n := range netCfg.EndpointsConfig {
+			c.networks = append(c.networks, n)
+		}
 	}
 	f.containers[c.id] = c
 	f.countBusySlots()
@@ -374,6 +386,22 @@ func (f *fakeEngine) ContainerRemove(_ context.Context, id string, _ container.R
 		return errdefs.ErrNotFound
 	}
 	delete(f.containers, id)
+	return nil
+}
+
+// CopyToContainer records the tar archive copied into a container.
+func (f *fakeEngine) CopyToContainer(_ context.Context, id, dst string, content io.Reader, _ container.CopyToContainerOptions) error {
+	data, err := io.ReadAll(content)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[id]
+	if !ok {
+		return errdefs.ErrNotFound
+	}
+	c.copied = append(c.copied, copied{dst: dst, archive: data})
 	return nil
 }
 

@@ -186,8 +186,14 @@ func newFrontDoorSpec(p *compose.Project, svc *compose.Service, image string) fr
 			Sysctls: map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"},
 		},
 	}
-	for _, key := range slices.Sorted(maps.Keys(ServiceNetworks(svc))) {
+	networks := ServiceNetworks(svc)
+	for _, key := range slices.Sorted(maps.Keys(networks)) {
+		// The front door answers for the service, under its name and the
+		// network's aliases, in place of the instances.
 		endpoint := &network.EndpointSettings{Aliases: []string{svc.Name}}
+		if nc := networks[key]; nc != nil {
+			endpoint.Aliases = append(endpoint.Aliases, nc.Aliases...)
+		}
 		name := NetworkName(p, key)
 		if spec.Network == "" {
 			spec.Network, spec.Endpoint = name, endpoint
@@ -213,7 +219,7 @@ func newFrontDoorSpec(p *compose.Project, svc *compose.Service, image string) fr
 // createFrontDoor creates and starts a front door and waits until its admin
 // socket responds.
 func (o *Orchestrator) createFrontDoor(ctx context.Context, spec frontDoorSpec) (string, error) {
-	id, err := o.createContainer(ctx, spec.Name, spec.Config, spec.Host, spec.Network, spec.Endpoint, spec.Extra)
+	id, err := o.createContainer(ctx, spec.Name, spec.Config, spec.Host, spec.Network, spec.Endpoint, spec.Extra, "")
 	if err != nil {
 		return "", err
 	}

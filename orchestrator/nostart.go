@@ -35,7 +35,7 @@ func (r *upRun) createAll(ctx context.Context, plan Plan) error {
 		switch step.Kind {
 		case StepCreateFrontDoor:
 			spec := *svc.FrontDoor
-			id, err := r.o.createContainer(ctx, spec.Name, spec.Config, spec.Host, spec.Network, spec.Endpoint, spec.Extra)
+			id, err := r.o.createContainer(ctx, spec.Name, spec.Config, spec.Host, spec.Network, spec.Endpoint, spec.Extra, "")
 			if err != nil {
 				return err
 			}
@@ -43,7 +43,7 @@ func (r *upRun) createAll(ctx context.Context, plan Plan) error {
 			r.o.Report.emit(Event{Kind: EventCreated, Project: r.p.Name, Service: step.Service, Slot: -1,
 				Container: spec.Name, Message: "front door, not started"})
 		case StepCreate:
-			inst, err := r.createInstanceContainer(ctx, svc, step.Slot)
+			inst, err := r.newInstance(ctx, svc, step.Slot)
 			if err != nil {
 				return err
 			}

@@ -164,6 +164,9 @@ func (o *Orchestrator) prepare(ctx context.Context, p *compose.Project, selected
 			o.Report.emit(Event{Kind: EventWarning, Project: p.Name, Service: svc.Name, Slot: -1, Message: w})
 		}
 		prepared := &service{Service: svc, Count: svc.Instances.Resolve(cpus), Template: tmpl}
+		if err := compose.CheckInstanceCount(*svc, prepared.Count); err != nil {
+			return nil, withComposeFiles(p, err)
+		}
 		if svc.Proxy != nil {
 			image, err := o.toolImage(ctx)
 			if err != nil {
@@ -363,7 +366,7 @@ func (r *upRun) createInstance(ctx context.Context, step Step, release func()) e
 	inst := created{ID: step.ID, Name: step.Container, Slot: step.Slot, WaitTimeout: r.opts.WaitTimeout}
 	if step.Kind == StepCreate {
 		var err error
-		if inst, err = r.createInstanceContainer(ctx, svc, step.Slot); err != nil {
+		if inst, err = r.newInstance(ctx, svc, step.Slot); err != nil {
 			return err
 		}
 	}
@@ -381,11 +384,11 @@ func (r *upRun) createInstance(ctx context.Context, step Step, release func()) e
 	return r.addToRotation(ctx, svc, inst)
 }
 
-// createInstanceContainer creates the container of a new instance in slot
+// newInstance creates the container of a new instance in slot
 // without starting it, and remembers it for the cleanup.
-func (r *upRun) createInstanceContainer(ctx context.Context, svc *service, slot int) (created, error) {
+func (r *upRun) newInstance(ctx context.Context, svc *service, slot int) (created, error) {
 	spec := svc.Template.Instance(r.p.Name, slot, svc.Count, uuid.NewString())
-	id, err := r.o.createContainer(ctx, spec.Name, spec.Config, spec.Host, spec.Network, spec.Endpoint, spec.ExtraNetwork)
+	id, err := r.o.createInstanceContainer(ctx, r.p, spec)
 	if err != nil {
 		return created{}, err
 	}
