@@ -131,6 +131,9 @@ func (l *projectLoader) load(ctx context.Context) (*Project, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := l.checkSources(services); err != nil {
+		return nil, err
+	}
 	return &Project{
 		Name:         model.Name,
 		WorkingDir:   model.WorkingDir,

@@ -50,6 +50,10 @@ type Service struct {
 	// DrainTimeout bounds how long in-flight requests may take once an
 	// instance leaves its front door. It defaults to DefaultDrainTimeout.
 	DrainTimeout time.Duration
+	// OneShot is true when another service depends on this one with
+	// condition service_completed_successfully. Its instances run to
+	// completion, and its restart policy defaults to "no".
+	OneShot bool
 	// Proxy configures the service's front door. It is nil when the service
 	// has none: with x-clusterctl.proxy: false, or with neither ports nor
 	// x-clusterctl.proxy.port.

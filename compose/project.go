@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -62,15 +63,24 @@ func (p *Project) unknownService(name string) error {
 }
 
 // SetInstances overrides the instance count of a service, as clusterctl
-// scale does. It returns an ErrInvalid error for an unknown service.
+// scale does. It returns an ErrInvalid error for an unknown service. It
+// also returns one, with the same message as Load, for a count above 1 on a
+// service with a setting that only one container can hold: container_name,
+// hostname, a static address or a fixed host port.
 func (p *Project) SetInstances(service string, count InstanceCount) error {
-	if _, err := p.Select([]string{service}); err != nil {
+	svc, ok := p.Service(service)
+	if !ok {
+		return p.unknownService(service)
+	}
+	changed := *svc
+	changed.Instances = count
+	if err := checkInstances(p.Name, changed); err != nil {
+		var invalid *InvalidError
+		if errors.As(err, &invalid) {
+			invalid.File = strings.Join(p.ComposeFiles, ", ")
+		}
 		return err
 	}
-	for i := range p.Services {
-		if p.Services[i].Name == service {
-			p.Services[i].Instances = count
-		}
-	}
+	svc.Instances = count
 	return nil
 }

@@ -24,7 +24,13 @@ func resolveServices(model *types.Project) ([]Service, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := checkServiceSettings(model, svc); err != nil {
+			return nil, err
+		}
 		services = append(services, svc)
+	}
+	if err := markOneShots(services); err != nil {
+		return nil, err
 	}
 	return services, nil
 }
@@ -123,54 +129,15 @@ func formatPort(port types.ServicePortConfig) string {
 }
 
 // checkService rejects settings that conflict with running the service as
-// several instances, and a missing build context.
+// several instances, a pull policy that pulls, and a missing build context.
 func checkService(project string, svc Service) error {
-	if err := checkContainerName(project, svc); err != nil {
+	if err := checkInstances(project, svc); err != nil {
 		return err
 	}
-	if err := checkHostPorts(svc); err != nil {
+	if err := checkPullPolicy(svc); err != nil {
 		return err
 	}
 	return checkBuildContext(svc)
-}
-
-// checkContainerName rejects container_name when the service may run more
-// than one instance, front door or not, because Docker needs a unique name
-// per container.
-func checkContainerName(project string, svc Service) error {
-	name := svc.Config.ContainerName
-	if name == "" || !svc.Instances.mayExceedOne() {
-		return nil
-	}
-	return keyError([]string{"services", svc.Name, "container_name"},
-		"container_name %q cannot be used with instances: %s, because each instance needs "+
-			"its own container name; remove container_name, and clusterctl gives each instance "+
-			"a name that starts with %s-%s-<slot>",
-		name, svc.Instances, project, svc.Name)
-}
-
-// checkHostPorts rejects a fixed host port on a service without a front door
-// that may run more than one instance: every instance would publish it, and
-// only one container can bind it. With a front door, the front door owns the
-// published ports and the instances publish none.
-func checkHostPorts(svc Service) error {
-	if svc.Proxy != nil || !svc.Instances.mayExceedOne() {
-		return nil
-	}
-
-	for _, port := range svc.Config.Ports {
-		if port.Published == "" || strings.Contains(port.Published, "-") {
-			continue
-		}
-		return keyError([]string{"services", svc.Name, "ports"},
-			"host port %s of port %s would be published by every instance, "+
-				"but only one container can bind it, and instances is %s; "+
-				"remove x-clusterctl.proxy: false so the front door owns the port, "+
-				"or publish only the container port (\"%d\") "+
-				"to give each instance an ephemeral host port",
-			port.Published, formatPort(port), svc.Instances, port.Target)
-	}
-	return nil
 }
 
 // checkBuildContext rejects a local build context directory that does not

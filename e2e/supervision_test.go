@@ -134,7 +134,7 @@ func requireOutput(t testing.TB, source, output string, want ...string) {
 	}
 }
 
-func TestSupervision(t *testing.T) {
+func TestSupervision_CrashLoopsAndOOM(t *testing.T) {
 	t.Run("crash loop fails up", testCrashLoopFailsUp)
 	t.Run("crash loop after up", testCrashLoopAfterUp)
 	t.Run("OOM kill", testOOMKill)

@@ -12,20 +12,29 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/versions"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // createContainer creates a container on its first network and joins the
 // others before it starts, because API 1.41 takes one network at create.
-// A container that fails to join is removed again.
+// A container that fails to join is removed again. With net empty the
+// container joins no network, and host.NetworkMode (network_mode) applies.
+// platform, such as linux/arm64, selects the local image's platform and is
+// empty for the engine's default.
 func (o *Orchestrator) createContainer(ctx context.Context, name string, cfg *container.Config, host *container.HostConfig,
-	net string, endpoint *network.EndpointSettings, extra map[string]*network.EndpointSettings) (string, error) {
-	if endpoint == nil {
-		// The Docker client reads every endpoint's settings at create.
-		endpoint = &network.EndpointSettings{}
+	net string, endpoint *network.EndpointSettings, extra map[string]*network.EndpointSettings, platform string) (string, error) {
+	var netCfg *network.NetworkingConfig
+	if net != "" {
+		if endpoint == nil {
+			// The Docker client reads every endpoint's settings at create.
+			endpoint = &network.EndpointSettings{}
+		}
+		netCfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{net: endpoint}}
+		host.NetworkMode = container.NetworkMode(net)
+		moveMACAddress(o.Engine.ClientVersion(), cfg, endpoint)
 	}
-	netCfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{net: endpoint}}
-	host.NetworkMode = container.NetworkMode(net)
-	created, err := o.Engine.ContainerCreate(ctx, cfg, host, netCfg, nil, name)
+	created, err := o.Engine.ContainerCreate(ctx, cfg, host, netCfg, parsePlatform(platform), name)
 	if err != nil {
 		if errdefs.IsConflict(err) {
 			return "", fmt.Errorf("create %s: a container with that name already exists; remove it with docker rm -f %s: %w", name, name, err)
@@ -39,6 +48,34 @@ func (o *Orchestrator) createContainer(ctx context.Context, name string, cfg *co
 		}
 	}
 	return created.ID, nil
+}
+
+// moveMACAddress moves the container's MAC address to its first endpoint on
+// API 1.44 and later, which ignore the container-wide field that older APIs
+// take.
+func moveMACAddress(apiVersion string, cfg *container.Config, endpoint *network.EndpointSettings) {
+	//nolint:staticcheck // MacAddress in Config is the only form API 1.41 takes.
+	if cfg.MacAddress == "" || endpoint == nil || versions.LessThan(apiVersion, "1.44") {
+		return
+	}
+	endpoint.MacAddress = cfg.MacAddress //nolint:staticcheck // see above
+	cfg.MacAddress = ""                  //nolint:staticcheck // see above
+}
+
+// parsePlatform parses os[/arch[/variant]], or returns nil for "".
+func parsePlatform(platform string) *ocispec.Platform {
+	if platform == "" {
+		return nil
+	}
+	parts := strings.SplitN(platform, "/", 3)
+	p := &ocispec.Platform{OS: parts[0]}
+	if len(parts) > 1 {
+		p.Architecture = parts[1]
+	}
+	if len(parts) > 2 {
+		p.Variant = parts[2]
+	}
+	return p
 }
 
 // startError turns a start failure into a message that names the host port

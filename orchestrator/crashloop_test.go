@@ -10,6 +10,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/pkg/stdcopy"
 )
 
 // crashLoop makes the instances whose names start with prefix act out a
@@ -24,10 +25,10 @@ func crashLoop(engine *fakeEngine, prefix string, restarts int, restarting bool)
 		exit := time.Now().Add(-100 * time.Millisecond)
 		info.RestartCount = restarts
 		info.State = &container.State{Status: container.StateRunning, Running: true,
-			StartedAt: stamp(time.Now().Add(-50 * time.Millisecond)), FinishedAt: stamp(exit)}
+			StartedAt: engineTime(time.Now().Add(-50 * time.Millisecond)), FinishedAt: engineTime(exit)}
 		if restarting {
 			info.State = &container.State{Status: container.StateRestarting, Running: true, Restarting: true,
-				StartedAt: stamp(exit.Add(-200 * time.Millisecond)), FinishedAt: stamp(exit), ExitCode: 3}
+				StartedAt: engineTime(exit.Add(-200 * time.Millisecond)), FinishedAt: engineTime(exit), ExitCode: 3}
 		}
 	}
 }
@@ -53,7 +54,7 @@ func recordCrashes(t testing.TB, engine *fakeEngine, prefix string, restarts int
 		if code != "" {
 			attrs["exitCode"] = code
 		}
-		engine.events = append(engine.events, events.Message{Type: events.ContainerEventType, Action: action,
+		engine.pastEvents = append(engine.pastEvents, events.Message{Type: events.ContainerEventType, Action: action,
 			TimeNano: at.UnixNano(), Actor: events.Actor{ID: c.id, Attributes: attrs}})
 	}
 	add(events.ActionCreate, end.Add(-time.Minute), "")
@@ -71,8 +72,18 @@ func TestUp_CrashLoopFailsFast(t *testing.T) {
 			t.Parallel()
 			engine := newFakeEngine()
 			crashLoop(engine, "shop-web-1-", 1, restarting)
-			engine.logs = func(string) []string {
-				return []string{"worker started", "exiting with code 3: DEMO_EXIT_AFTER=200ms elapsed"}
+			engine.logs = newFakeLogs()
+			printed := map[string]bool{}
+			crash := engine.inspectHook
+			engine.inspectHook = func(name string, info *container.InspectResponse) {
+				crash(name, info)
+				if !printed[name] {
+					printed[name] = true
+					start := time.Now().Add(-time.Second)
+					engine.logs.print(info.ID, stdcopy.Stdout, start, "worker started\n")
+					engine.logs.print(info.ID, stdcopy.Stdout, start.Add(200*time.Millisecond),
+						"exiting with code 3: DEMO_EXIT_AFTER=200ms elapsed\n")
+				}
 			}
 			o, _ := newTestOrchestrator(engine)
 			// The deadline only bounds a broken fail-fast path: Up must
@@ -217,14 +228,14 @@ func TestDescribe_OOMKilledAfterRestart(t *testing.T) {
 		if e.action == events.ActionDie {
 			attrs["exitCode"] = "137"
 		}
-		engine.events = append(engine.events, events.Message{Action: e.action, TimeNano: e.at.UnixNano(),
+		engine.pastEvents = append(engine.pastEvents, events.Message{Action: e.action, TimeNano: e.at.UnixNano(),
 			Actor: events.Actor{ID: c.id, Attributes: attrs}})
 	}
 	engine.inspectHook = func(_ string, info *container.InspectResponse) {
 		// The engine restarted the instance, which cleared OOMKilled.
 		info.RestartCount = 1
-		info.State.StartedAt = stamp(exit.Add(time.Second))
-		info.State.FinishedAt = stamp(exit)
+		info.State.StartedAt = engineTime(exit.Add(time.Second))
+		info.State.FinishedAt = engineTime(exit)
 	}
 	engine.mu.Unlock()
 
@@ -270,11 +281,11 @@ func TestUp_CrashLoopWithoutEvents(t *testing.T) {
 			engine.inspectHook = func(_ string, info *container.InspectResponse) {
 				inspections++
 				info.RestartCount = 2
-				info.State.StartedAt = stamp(restartedAt)
-				info.State.FinishedAt = stamp(restartedAt.Add(-100 * time.Millisecond))
+				info.State.StartedAt = engineTime(restartedAt)
+				info.State.FinishedAt = engineTime(restartedAt.Add(-100 * time.Millisecond))
 				if tc.crashAgain && inspections > 3 {
 					info.RestartCount = 3
-					info.State = restarting(restartedAt, restartedAt.Add(300*time.Millisecond), 3)
+					info.State = restartingState(restartedAt, restartedAt.Add(300*time.Millisecond), 3)
 				}
 			}
 			engine.mu.Unlock()

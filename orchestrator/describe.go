@@ -1,8 +1,11 @@
 package orchestrator
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -13,24 +16,65 @@ import (
 )
 
 // secretKey matches variable names whose values describe masks, such as
-// API_TOKEN, DB_PASSWORD or OTEL_EXPORTER_OTLP_HEADERS.
+// API_TOKEN, DB_PASSWORD, AWS_SECRET_ACCESS_KEY or
+// OTEL_EXPORTER_OTLP_HEADERS. It errs on the side of masking.
 var secretKey = regexp.MustCompile(`(?i)(secret|token|passw|pwd|key|credential|auth|private|cert|cookie|session|headers)`)
 
 // maskedValue replaces the value of a secret-looking variable.
 const maskedValue = "********"
 
 // MaskEnv returns KEY=VALUE pairs with the values of secret-looking keys
-// replaced by asterisks.
+// replaced by asterisks, and the password of a URL in any other value, as
+// in DATABASE_URL=postgres://app:********@db/app.
 func MaskEnv(env []string) []string {
 	out := make([]string, 0, len(env))
 	for _, kv := range env {
-		key, _, _ := strings.Cut(kv, "=")
+		key, value, _ := strings.Cut(kv, "=")
 		if secretKey.MatchString(key) {
-			kv = key + "=" + maskedValue
+			value = maskedValue
 		}
-		out = append(out, kv)
+		out = append(out, key+"="+maskURLPassword(value))
 	}
 	return out
+}
+
+// MaskArgs returns a command line with the values of secret-looking
+// options masked: --password=x, --api-key=x and a URL's password. An
+// option whose value is the next argument is not recognized.
+func MaskArgs(args []string) []string {
+	out := make([]string, 0, len(args))
+	for _, arg := range args {
+		name, value, ok := strings.Cut(arg, "=")
+		switch {
+		case !ok || !strings.HasPrefix(name, "-"):
+			arg = maskURLPassword(arg)
+		case secretKey.MatchString(name):
+			arg = name + "=" + maskedValue
+		default:
+			arg = name + "=" + maskURLPassword(value)
+		}
+		out = append(out, arg)
+	}
+	return out
+}
+
+// maskURLPassword masks the password of a value that is a URL with
+// credentials, and returns any other value unchanged.
+func maskURLPassword(value string) string {
+	if !strings.Contains(value, "://") || !strings.Contains(value, "@") {
+		return value
+	}
+	u, err := url.Parse(value)
+	if err != nil || u.User == nil {
+		return value
+	}
+	if _, set := u.User.Password(); !set {
+		return value
+	}
+	// url.URL.String would percent-encode the asterisks.
+	userinfo := u.User.String()
+	masked := u.User.Username() + ":" + maskedValue
+	return strings.Replace(value, userinfo+"@", masked+"@", 1)
 }
 
 // InstanceDescription is the describe view of one instance.
@@ -41,35 +85,65 @@ type InstanceDescription struct {
 	FinishedAt string    `json:"finished_at,omitempty"`
 	// LastReason is why the latest run ended: "OOMKilled", the engine's
 	// error, or "exited with code N".
-	LastReason string `json:"last_exit_reason,omitempty"`
-	// RestartPolicy is the engine's restart policy, such as
-	// "unless-stopped" or "on-failure:5".
-	RestartPolicy string `json:"restart_policy"`
-	// MinUptime is the run time below which an exit is unstable.
-	MinUptime   string   `json:"min_uptime"`
+	LastReason  string   `json:"last_exit_reason,omitempty"`
 	MemoryLimit int64    `json:"memory_limit,omitempty"`
 	Environment []string `json:"environment"`
 	Logs        []string `json:"last_logs"`
 }
 
-// ServiceDescription is the describe view of one service.
+// ServiceDescription is the describe view of one service, or of one of its
+// instances.
 type ServiceDescription struct {
-	Service   string                `json:"service"`
-	Revision  string                `json:"revision"`
-	Image     string                `json:"image"`
-	FrontDoor string                `json:"front_door,omitempty"`
-	Instances []InstanceDescription `json:"instances"`
+	Service string `json:"service"`
+	// Revision is the revision most instances run, and Revisions counts
+	// the instances per revision, which differ during a rollout.
+	Revision  string         `json:"revision"`
+	Revisions map[string]int `json:"revisions"`
+	Image     string         `json:"image"`
+	// Configuration is the resolved configuration of the instances of
+	// Revision, as the engine runs it.
+	Configuration  *Configuration        `json:"configuration,omitempty"`
+	FrontDoor      string                `json:"front_door,omitempty"`
+	FrontDoorPorts []string              `json:"front_door_ports,omitempty"`
+	Instances      []InstanceDescription `json:"instances"`
+}
+
+// Configuration is the settings of an instance as the engine resolved
+// them, image defaults included. Secret-looking option values and URL
+// passwords in commands are masked.
+type Configuration struct {
+	ImageID    string   `json:"image_id"`
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Command    []string `json:"command,omitempty"`
+	User       string   `json:"user,omitempty"`
+	WorkingDir string   `json:"working_dir,omitempty"`
+	Restart    string   `json:"restart_policy"`
+	// MinUptime is the run time below which an exit is unstable:
+	// x-clusterctl.min_uptime, or 1s when the file does not set it.
+	MinUptime   string   `json:"min_uptime"`
+	StopSignal  string   `json:"stop_signal"`
+	StopGrace   string   `json:"stop_grace_period"`
+	Healthcheck string   `json:"healthcheck,omitempty"`
+	CPUs        float64  `json:"cpus,omitempty"`
+	PidsLimit   int64    `json:"pids_limit,omitempty"`
+	Networks    []string `json:"networks"`
+	Mounts      []string `json:"mounts,omitempty"`
+	ReadOnly    bool     `json:"read_only,omitempty"`
+	// Labels are the container's labels without clusterctl's own.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // Describe returns the running state of a service, or of one instance when
-// target is service.slot or a container name. Values of secret-looking
-// variables are masked.
+// target is service.slot or a container name: the resolved configuration,
+// revisions, each instance's state, restarts, last exit, environment and
+// last log lines. Values of secret-looking variables are masked.
 func (o *Orchestrator) Describe(ctx context.Context, project, target string) (*ServiceDescription, error) {
 	observed, err := o.observe(ctx, project)
 	if err != nil {
 		return nil, err
 	}
-	desc := &ServiceDescription{}
+	desc := &ServiceDescription{Revisions: map[string]int{}}
+	var door *ObservedContainer
 	var matched []ObservedContainer
 	for _, c := range observed {
 		if !describes(c, target) {
@@ -78,7 +152,7 @@ func (o *Orchestrator) Describe(ctx context.Context, project, target string) (*S
 		desc.Service = c.Service
 		switch c.Role {
 		case RoleFrontDoor:
-			desc.FrontDoor = c.Name
+			door = &c
 		case RoleInstance:
 			matched = append(matched, c)
 		}
@@ -87,17 +161,133 @@ func (o *Orchestrator) Describe(ctx context.Context, project, target string) (*S
 	if err != nil {
 		return nil, err
 	}
-	for _, inst := range instances {
-		d := o.describeInstance(ctx, project, inst)
-		desc.Instances = append(desc.Instances, d)
-		desc.Revision, desc.Image = d.Revision, d.Image
+	for _, supervised := range instances {
+		inst := o.describeInstance(ctx, project, supervised)
+		desc.Instances = append(desc.Instances, inst)
+		desc.Revisions[inst.Revision]++
 	}
 	if len(desc.Instances) == 0 {
 		return nil, fmt.Errorf("no instance of project %q matches %q; give a service name, service.slot or a container name from clusterctl ps",
 			project, target)
 	}
-	slices.SortFunc(desc.Instances, func(a, b InstanceDescription) int { return a.Slot - b.Slot })
+	slices.SortFunc(desc.Instances, func(a, b InstanceDescription) int {
+		return cmp.Or(a.Slot-b.Slot, a.Created.Compare(b.Created))
+	})
+	desc.Revision = mostCommon(desc.Revisions)
+	for _, inst := range desc.Instances {
+		if inst.Revision == desc.Revision {
+			desc.Image = inst.Image
+			info, err := o.Engine.ContainerInspect(ctx, inst.ID)
+			if err != nil {
+				return nil, fmt.Errorf("inspect %s: %w", inst.Name, err)
+			}
+			desc.Configuration = configurationOf(info)
+			break
+		}
+	}
+	if door != nil {
+		desc.FrontDoor = door.Name
+		desc.FrontDoorPorts = o.frontDoorPorts(ctx, door.ID)
+	}
 	return desc, nil
+}
+
+// mostCommon returns the key with the highest count, the smallest key on
+// a tie.
+func mostCommon(counts map[string]int) string {
+	best := ""
+	for _, key := range slices.Sorted(maps.Keys(counts)) {
+		if best == "" || counts[key] > counts[best] {
+			best = key
+		}
+	}
+	return best
+}
+
+// configurationOf summarizes an instance's inspect result.
+func configurationOf(info container.InspectResponse) *Configuration {
+	cfg := &Configuration{ImageID: info.Image, StopSignal: "SIGTERM", StopGrace: "10s"}
+	if info.Config != nil {
+		cfg.Entrypoint = MaskArgs(info.Config.Entrypoint)
+		cfg.Command = MaskArgs(info.Config.Cmd)
+		cfg.User, cfg.WorkingDir = info.Config.User, info.Config.WorkingDir
+		cfg.StopSignal = cmp.Or(info.Config.StopSignal, cfg.StopSignal)
+		if info.Config.StopTimeout != nil {
+			cfg.StopGrace = (time.Duration(*info.Config.StopTimeout) * time.Second).String()
+		}
+		cfg.Healthcheck = describeHealthcheck(info.Config.Healthcheck)
+		for key, value := range info.Config.Labels {
+			if !strings.HasPrefix(key, "io.clusterctl.") {
+				if cfg.Labels == nil {
+					cfg.Labels = map[string]string{}
+				}
+				cfg.Labels[key] = value
+			}
+		}
+	}
+	if host := info.HostConfig; host != nil {
+		cfg.Restart = string(host.RestartPolicy.Name)
+		if host.RestartPolicy.MaximumRetryCount > 0 {
+			cfg.Restart += ":" + strconv.Itoa(host.RestartPolicy.MaximumRetryCount)
+		}
+		cfg.CPUs = float64(host.NanoCPUs) / 1e9
+		if host.PidsLimit != nil {
+			cfg.PidsLimit = *host.PidsLimit
+		}
+		cfg.ReadOnly = host.ReadonlyRootfs
+		cfg.MinUptime = policyOf(info).MinUptime.String()
+		for _, m := range host.Mounts {
+			cfg.Mounts = append(cfg.Mounts, fmt.Sprintf("%s %s -> %s", m.Type, cmp.Or(m.Source, "(anonymous)"), m.Target))
+		}
+	}
+	if info.NetworkSettings != nil {
+		cfg.Networks = slices.Sorted(maps.Keys(info.NetworkSettings.Networks))
+	}
+	return cfg
+}
+
+// describeHealthcheck renders a healthcheck as one line, or "" when the
+// instance has none.
+func describeHealthcheck(h *container.HealthConfig) string {
+	if h == nil || len(h.Test) == 0 || h.Test[0] == "NONE" {
+		return ""
+	}
+	line := strings.Join(MaskArgs(h.Test), " ")
+	if h.Interval > 0 {
+		line += ", every " + h.Interval.String()
+	}
+	if h.Timeout > 0 {
+		line += ", timeout " + h.Timeout.String()
+	}
+	if h.Retries > 0 {
+		line += ", " + strconv.Itoa(h.Retries) + " retries"
+	}
+	if h.StartPeriod > 0 {
+		line += ", start period " + h.StartPeriod.String()
+	}
+	return line
+}
+
+// frontDoorPorts returns the host addresses a front door publishes, as
+// "127.0.0.1:8080->8080/tcp". It returns nil when the inspect fails,
+// because the ports only add to a description.
+func (o *Orchestrator) frontDoorPorts(ctx context.Context, id string) []string {
+	info, err := o.Engine.ContainerInspect(ctx, id)
+	if err != nil || info.HostConfig == nil {
+		return nil
+	}
+	var ports []string
+	for port, bindings := range info.HostConfig.PortBindings {
+		for _, b := range bindings {
+			host := b.HostPort
+			if b.HostIP != "" {
+				host = b.HostIP + ":" + host
+			}
+			ports = append(ports, host+"->"+string(port))
+		}
+	}
+	slices.Sort(ports)
+	return ports
 }
 
 func describes(c ObservedContainer, target string) bool {
@@ -112,8 +302,6 @@ func (o *Orchestrator) describeInstance(ctx context.Context, project string, ins
 	desc := InstanceDescription{
 		InstanceStatus: inst.status(project),
 		InstanceID:     info.Config.Labels[LabelInstanceID],
-		RestartPolicy:  formatRestartPolicy(sup.Policy.Restart),
-		MinUptime:      sup.Policy.MinUptime.String(),
 		Environment:    MaskEnv(info.Config.Env),
 		Logs:           o.lastLogs(ctx, inst.ID, logTail),
 	}
@@ -135,16 +323,4 @@ func (o *Orchestrator) describeInstance(ctx context.Context, project string, ins
 		desc.LastReason = "exited; the engine's events no longer record how"
 	}
 	return desc
-}
-
-// formatRestartPolicy writes a restart policy as compose's restart key
-// does: "no", "always", "unless-stopped", "on-failure" or "on-failure:N".
-func formatRestartPolicy(p container.RestartPolicy) string {
-	switch {
-	case p.Name == "":
-		return string(container.RestartPolicyDisabled)
-	case p.Name == container.RestartPolicyOnFailure && p.MaximumRetryCount > 0:
-		return fmt.Sprintf("%s:%d", p.Name, p.MaximumRetryCount)
-	}
-	return string(p.Name)
 }

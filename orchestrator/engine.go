@@ -21,6 +21,8 @@ import (
 // real implementation is *client.Client; unit tests use a hand-written fake.
 type Engine interface {
 	Info(ctx context.Context) (system.Info, error)
+	// ClientVersion returns the API version in use, once negotiated.
+	ClientVersion() string
 
 	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
 	ImageBuild(ctx context.Context, buildContext io.Reader, opts build.ImageBuildOptions) (build.ImageBuildResponse, error)
@@ -43,6 +45,7 @@ type Engine interface {
 	ContainerRemove(ctx context.Context, id string, opts container.RemoveOptions) error
 	ContainerLogs(ctx context.Context, id string, opts container.LogsOptions) (io.ReadCloser, error)
 	ContainerAttach(ctx context.Context, id string, opts container.AttachOptions) (types.HijackedResponse, error)
+	CopyToContainer(ctx context.Context, id, dstPath string, content io.Reader, opts container.CopyToContainerOptions) error
 
 	Events(ctx context.Context, opts events.ListOptions) (<-chan events.Message, <-chan error)
 

@@ -8,6 +8,9 @@ type EventKind string
 // The events the orchestrator reports. Instance events carry a slot;
 // service and project events carry Slot -1.
 const (
+	// EventBatch starts a rollout batch: clusterctl is about to create the
+	// new instances of its slots.
+	EventBatch     EventKind = "batch"
 	EventBuilding  EventKind = "building"
 	EventBuilt     EventKind = "built"
 	EventCreated   EventKind = "created"

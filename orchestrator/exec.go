@@ -61,7 +61,8 @@ func (o *Orchestrator) exec(ctx context.Context, id string, cmd []string) (execR
 }
 
 // lastLogs returns up to n last lines of a container's output, both
-// streams merged, for failure reports.
+// streams merged, for failure reports. A last line printed without a
+// final newline before the container died stays a line of its own.
 func (o *Orchestrator) lastLogs(ctx context.Context, id string, n int) []string {
 	return o.lastLogsUntil(ctx, id, n, time.Time{})
 }
@@ -69,7 +70,7 @@ func (o *Orchestrator) lastLogs(ctx context.Context, id string, n int) []string 
 // lastLogsUntil returns up to n last lines of a container's output that
 // the engine logged by until; a zero until means all of it.
 func (o *Orchestrator) lastLogsUntil(ctx context.Context, id string, n int, until time.Time) []string {
-	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(n)}
+	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true, Tail: fmt.Sprint(n)}
 	if !until.IsZero() {
 		opts.Until = eventTime(until)
 	}
@@ -78,15 +79,17 @@ func (o *Orchestrator) lastLogsUntil(ctx context.Context, id string, n int, unti
 		return []string{fmt.Sprintf("(logs unavailable: %v)", err)}
 	}
 	defer rc.Close()
-	var out bytes.Buffer
-	if _, err := stdcopy.StdCopy(&out, &out, rc); err != nil {
-		return []string{fmt.Sprintf("(logs unreadable: %v)", err)}
+	var lines []string
+	err = readLogMessages(rc, func(_ string, message []byte) bool {
+		for _, l := range parseLogMessage(logLine{}, message) {
+			lines = append(lines, l.Message)
+		}
+		return true
+	})
+	if err != nil {
+		lines = append(lines, fmt.Sprintf("(logs unreadable: %v)", err))
 	}
-	text := strings.TrimRight(out.String(), "\n")
-	if text == "" {
-		return nil
-	}
-	return strings.Split(text, "\n")
+	return lines
 }
 
 func shortID(id string) string {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -25,46 +26,78 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/clusterctl/clusterctl/internal/frontdoor"
 )
 
 // fakeEngine is an in-memory Engine: containers start running at once and
-// report healthy, every exec exits 0. Tests inject failures through the
-// failStart hook.
+// report healthy, every exec exits 0, and a build tags a new image. Tests
+// inject failures and slow starts through the hooks.
 type fakeEngine struct {
 	mu         sync.Mutex
 	images     map[string]string
 	containers map[string]*fakeContainer
 	networks   map[string]string
-	volumes    map[string]bool
-	nextID     int
-	execs      []string
-	execCmds   [][]string
+	netOpts    map[string]network.CreateOptions
+	volumes    map[string]volume.CreateOptions
+	builds     []build.ImageBuildOptions
+	// starts lists container names in the order they started.
+	starts   []string
+	nextID   int
+	execs    []string
+	execCmds [][]string
 	// maxBusySlots is the largest number of slots that had more than one
-	// live container at the same time.
+	// live container at the same time, not counting instances that left
+	// the rotation and are stopping.
 	maxBusySlots int
+	// members is the latest rotation pushed to each front door, and
+	// everMember every instance that was in a rotation once.
+	members    map[string]map[string]bool
+	everMember map[string]bool
+	// stoppedServing lists instances stopped while a front door still had
+	// them in its rotation.
+	stoppedServing []string
+	// streams maps the IDs of member stream execs to their front door.
+	streams map[string]string
 	// failStart, when it returns an error for a container name, makes
 	// ContainerStart fail.
 	failStart func(name string) error
+	// exitOnStart, when it returns true for a container name, makes the
+	// container exit with the returned code as soon as it starts.
+	exitOnStart func(name string) (int, bool)
+	// health, when set, returns the health status that a running
+	// container with a healthcheck reports.
+	health func(name string) container.HealthStatus
+	// logs, when set, serves ContainerLogs; without it every log is empty.
+	logs *fakeLogs
+	// events, when set, is the stream Events returns.
+	events chan events.Message
+	// pastEvents are the events that Events returns, when events is nil,
+	// for a request with an end time, filtered by container, event and
+	// label as the engine filters them.
+	pastEvents []events.Message
 	// inspectHook, when set, may change what ContainerInspect returns for
 	// a container name, to act out crashes. It runs with f.mu held.
 	inspectHook func(name string, info *container.InspectResponse)
-	// logs, when set, returns the output lines of a container by name.
-	logs func(name string) []string
-	// events are the engine's past events, which Events returns when the
-	// request has an end time.
-	events []events.Message
 }
 
 type fakeContainer struct {
 	id, name string
 	config   container.Config
 	host     container.HostConfig
+	platform *ocispec.Platform
 	networks []string
+	copied   []copied
 	running  bool
-	// exited is true for a container that ran and exited with code 0, as a
-	// ready probe does once it succeeds.
-	exited  bool
-	started time.Time
+	exited   bool
+	exitCode int
+	started  time.Time
+}
+
+// copied is one CopyToContainer call: the destination and the tar archive.
+type copied struct {
+	dst     string
+	archive []byte
 }
 
 var _ Engine = (*fakeEngine)(nil)
@@ -74,8 +107,41 @@ func newFakeEngine() *fakeEngine {
 		images:     map[string]string{"app:v1": "sha256:app1", "clusterctl-tool:any": "sha256:tool"},
 		containers: map[string]*fakeContainer{},
 		networks:   map[string]string{},
-		volumes:    map[string]bool{},
+		netOpts:    map[string]network.CreateOptions{},
+		volumes:    map[string]volume.CreateOptions{},
+		members:    map[string]map[string]bool{},
+		everMember: map[string]bool{},
+		streams:    map[string]string{},
 	}
+}
+
+// inRotation reports whether any front door has the instance in its latest
+// rotation; the caller holds f.mu.
+func (f *fakeEngine) inRotation(id string) bool {
+	for _, members := range f.members {
+		if members[id] {
+			return true
+		}
+	}
+	return false
+}
+
+// recordMembership keeps the rotation that a members command pushes; the
+// caller holds f.mu.
+func (f *fakeEngine) recordMembership(frontDoor string, cmd []string) {
+	if !slices.Contains(cmd, "members") || len(cmd) == 0 {
+		return
+	}
+	var m frontdoor.Membership
+	if json.Unmarshal([]byte(cmd[len(cmd)-1]), &m) != nil {
+		return
+	}
+	members := map[string]bool{}
+	for _, b := range m.Backends {
+		members[b.ID] = true
+		f.everMember[b.ID] = true
+	}
+	f.members[frontDoor] = members
 }
 
 func (f *fakeEngine) id(prefix string) string {
@@ -84,6 +150,8 @@ func (f *fakeEngine) id(prefix string) string {
 }
 
 func (f *fakeEngine) Info(context.Context) (system.Info, error) { return system.Info{NCPU: 4}, nil }
+
+func (f *fakeEngine) ClientVersion() string { return "1.41" }
 
 func (f *fakeEngine) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
 	f.mu.Lock()
@@ -97,25 +165,65 @@ func (f *fakeEngine) ImageInspect(_ context.Context, ref string, _ ...client.Ima
 	return image.InspectResponse{}, errdefs.ErrNotFound.WithMessage("no such image: " + ref)
 }
 
-func (f *fakeEngine) ImageBuild(context.Context, io.Reader, build.ImageBuildOptions) (build.ImageBuildResponse, error) {
-	return build.ImageBuildResponse{}, fmt.Errorf("the fake engine does not build")
+// ImageBuild reads the context, records the options and tags a new image
+// with every tag.
+func (f *fakeEngine) ImageBuild(_ context.Context, buildContext io.Reader, opts build.ImageBuildOptions) (build.ImageBuildResponse, error) {
+	if _, err := io.Copy(io.Discard, buildContext); err != nil {
+		return build.ImageBuildResponse{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.builds = append(f.builds, opts)
+	id := "sha256:" + f.id("built")
+	for _, tag := range opts.Tags {
+		f.images[tag] = id
+	}
+	return build.ImageBuildResponse{Body: io.NopCloser(strings.NewReader(`{"stream":"built"}` + "\n"))}, nil
 }
 
-func (f *fakeEngine) NetworkList(context.Context, network.ListOptions) ([]network.Summary, error) {
+// NetworkList returns the networks that match the name and label filters.
+func (f *fakeEngine) NetworkList(_ context.Context, opts network.ListOptions) ([]network.Summary, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []network.Summary
 	for name, id := range f.networks {
-		out = append(out, network.Summary{Name: name, ID: id})
+		o := f.netOpts[name]
+		if !matchFilters(opts.Filters, name, o.Labels) {
+			continue
+		}
+		out = append(out, network.Summary{Name: name, ID: id, Labels: o.Labels, Driver: o.Driver,
+			Internal: o.Internal, Attachable: o.Attachable, Options: o.Options})
 	}
 	return out, nil
 }
 
-func (f *fakeEngine) NetworkCreate(_ context.Context, name string, _ network.CreateOptions) (network.CreateResponse, error) {
+// matchFilters reports whether an object matches every name filter (a
+// substring, as the engine matches) and label filter (key or key=value).
+func matchFilters(args filters.Args, name string, labels map[string]string) bool {
+	for _, want := range args.Get("name") {
+		if !strings.Contains(name, want) {
+			return false
+		}
+	}
+	for _, want := range args.Get("label") {
+		key, value, hasValue := strings.Cut(want, "=")
+		got, ok := labels[key]
+		if !ok || (hasValue && got != value) {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *fakeEngine) NetworkCreate(_ context.Context, name string, opts network.CreateOptions) (network.CreateResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if _, ok := f.networks[name]; ok {
+		return network.CreateResponse{}, errdefs.ErrConflict.WithMessage("network exists: " + name)
+	}
 	id := f.id("net")
 	f.networks[name] = id
+	f.netOpts[name] = opts
 	return network.CreateResponse{ID: id}, nil
 }
 
@@ -125,6 +233,7 @@ func (f *fakeEngine) NetworkRemove(_ context.Context, id string) error {
 	for name, nid := range f.networks {
 		if nid == id {
 			delete(f.networks, name)
+			delete(f.netOpts, name)
 			return nil
 		}
 	}
@@ -142,15 +251,24 @@ func (f *fakeEngine) NetworkConnect(_ context.Context, net, id string, _ *networ
 	return nil
 }
 
-func (f *fakeEngine) VolumeList(context.Context, volume.ListOptions) (volume.ListResponse, error) {
-	return volume.ListResponse{}, nil
+// VolumeList returns the volumes that match the name and label filters.
+func (f *fakeEngine) VolumeList(_ context.Context, opts volume.ListOptions) (volume.ListResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out volume.ListResponse
+	for name, o := range f.volumes {
+		if matchFilters(opts.Filters, name, o.Labels) {
+			out.Volumes = append(out.Volumes, &volume.Volume{Name: name, Driver: o.Driver, Options: o.DriverOpts, Labels: o.Labels})
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeEngine) VolumeCreate(_ context.Context, opts volume.CreateOptions) (volume.Volume, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.volumes[opts.Name] = true
-	return volume.Volume{Name: opts.Name}, nil
+	f.volumes[opts.Name] = opts
+	return volume.Volume{Name: opts.Name, Labels: opts.Labels}, nil
 }
 
 func (f *fakeEngine) VolumeRemove(_ context.Context, name string, _ bool) error {
@@ -165,11 +283,14 @@ func (f *fakeEngine) ContainerList(context.Context, container.ListOptions) ([]co
 	defer f.mu.Unlock()
 	var out []container.Summary
 	for _, c := range f.containers {
-		state := container.StateCreated
-		if c.running {
-			state = container.StateRunning
+		state, status := container.StateCreated, "Created"
+		switch {
+		case c.running:
+			state, status = container.StateRunning, "Up 1 second"
+		case c.exited:
+			state, status = container.StateExited, fmt.Sprintf("Exited (%d) 1 second ago", c.exitCode)
 		}
-		out = append(out, container.Summary{ID: c.id, Names: []string{"/" + c.name}, Labels: c.config.Labels, State: state})
+		out = append(out, container.Summary{ID: c.id, Names: []string{"/" + c.name}, Labels: c.config.Labels, State: state, Status: status})
 	}
 	return out, nil
 }
@@ -183,15 +304,20 @@ func (f *fakeEngine) ContainerInspect(_ context.Context, id string) (container.I
 	}
 	cfg := c.config
 	state := &container.State{Running: c.running, Status: container.StateCreated}
-	if c.exited {
-		state.Status = container.StateExited
-	}
-	if c.running {
+	switch {
+	case c.running:
 		state.Status = container.StateRunning
 		state.StartedAt = c.started.Format(time.RFC3339Nano)
 		if cfg.Healthcheck != nil {
 			state.Health = &container.Health{Status: container.Healthy}
+			if f.health != nil {
+				state.Health.Status = f.health(c.name)
+			}
 		}
+	case c.exited:
+		state.Status = container.StateExited
+		state.ExitCode = c.exitCode
+		state.StartedAt = c.started.Format(time.RFC3339Nano)
 	}
 	endpoints := map[string]*network.EndpointSettings{}
 	for i, n := range c.networks {
@@ -209,7 +335,7 @@ func (f *fakeEngine) ContainerInspect(_ context.Context, id string) (container.I
 }
 
 func (f *fakeEngine) ContainerCreate(_ context.Context, cfg *container.Config, host *container.HostConfig,
-	netCfg *network.NetworkingConfig, _ *ocispec.Platform, name string) (container.CreateResponse, error) {
+	netCfg *network.NetworkingConfig, platform *ocispec.Platform, name string) (container.CreateResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, c := range f.containers {
@@ -217,13 +343,15 @@ func (f *fakeEngine) ContainerCreate(_ context.Context, cfg *container.Config, h
 			return container.CreateResponse{}, errdefs.ErrConflict.WithMessage("name in use: " + name)
 		}
 	}
-	c := &fakeContainer{id: f.id("ctr"), name: name, config: *cfg, host: *host}
-	for n, endpoint := range netCfg.EndpointsConfig {
-		if endpoint == nil {
-			// The Docker client dereferences every endpoint's settings.
-			return container.CreateResponse{}, fmt.Errorf("create %s: nil endpoint settings for network %s", name, n)
+	c := &fakeContainer{id: f.id("ctr"), name: name, config: *cfg, host: *host, platform: platform}
+	if netCfg != nil {
+		for n, endpoint := range netCfg.EndpointsConfig {
+			if endpoint == nil {
+				// The Docker client dereferences every endpoint's settings.
+				return container.CreateResponse{}, fmt.Errorf("create %s: nil endpoint settings for network %s", name, n)
+			}
+			c.networks = append(c.networks, n)
 		}
-		c.networks = append(c.networks, n)
 	}
 	f.containers[c.id] = c
 	f.countBusySlots()
@@ -242,9 +370,16 @@ func (f *fakeEngine) ContainerStart(_ context.Context, id string, _ container.St
 			return err
 		}
 	}
-	c.running, c.started = true, time.Now().Add(-time.Hour)
+	c.running, c.exited, c.started = true, false, time.Now().Add(-time.Hour)
+	f.starts = append(f.starts, c.name)
+	if f.exitOnStart != nil {
+		if code, exits := f.exitOnStart(c.name); exits {
+			c.running, c.exited, c.exitCode = false, true, code
+		}
+	}
 	if c.config.Labels[LabelRole] == RoleProbe {
-		c.running, c.exited = false, true
+		// A ready probe succeeds at once.
+		c.running, c.exited, c.exitCode = false, true, 0
 	}
 	return nil
 }
@@ -253,6 +388,9 @@ func (f *fakeEngine) ContainerStop(_ context.Context, id string, _ container.Sto
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if c, ok := f.containers[id]; ok {
+		if f.inRotation(id) {
+			f.stoppedServing = append(f.stoppedServing, c.name)
+		}
 		c.running = false
 		f.countBusySlots()
 		return nil
@@ -270,27 +408,61 @@ func (f *fakeEngine) ContainerRemove(_ context.Context, id string, _ container.R
 	return nil
 }
 
-// ContainerLogs returns the lines of f.logs as the engine multiplexes
-// them, all on stdout.
-func (f *fakeEngine) ContainerLogs(_ context.Context, id string, _ container.LogsOptions) (io.ReadCloser, error) {
+// CopyToContainer records the tar archive copied into a container.
+func (f *fakeEngine) CopyToContainer(_ context.Context, id, dst string, content io.Reader, _ container.CopyToContainerOptions) error {
+	data, err := io.ReadAll(content)
+	if err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var buf bytes.Buffer
-	if c, ok := f.containers[id]; ok && f.logs != nil {
-		w := stdcopy.NewStdWriter(&buf, stdcopy.Stdout)
-		for _, line := range f.logs(c.name) {
-			fmt.Fprintln(w, line)
-		}
+	c, ok := f.containers[id]
+	if !ok {
+		return errdefs.ErrNotFound
 	}
-	return io.NopCloser(&buf), nil
+	c.copied = append(c.copied, copied{dst: dst, archive: data})
+	return nil
+}
+
+func (f *fakeEngine) ContainerLogs(ctx context.Context, id string, opts container.LogsOptions) (io.ReadCloser, error) {
+	if f.logs != nil {
+		return f.logs.serve(ctx, id, opts)
+	}
+	return io.NopCloser(bytes.NewReader(nil)), nil
 }
 
 func (f *fakeEngine) ContainerExecCreate(_ context.Context, id string, opts container.ExecOptions) (container.ExecCreateResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.execs = append(f.execs, strings.Join(opts.Cmd, " "))
+	execID := f.id("exec")
+	if slices.Contains(opts.Cmd, "--stream") {
+		f.streams[execID] = id
+		return container.ExecCreateResponse{ID: execID}, nil
+	}
 	f.execCmds = append(f.execCmds, opts.Cmd)
-	return container.ExecCreateResponse{ID: "exec-" + id}, nil
+	f.recordMembership(id, opts.Cmd)
+	return container.ExecCreateResponse{ID: execID}, nil
+}
+
+// serveMemberStream plays `frontdoor members --stream` in a front door: it
+// records each membership line as if it came with its own exec, and
+// replies to each with an empty drain result.
+func (f *fakeEngine) serveMemberStream(frontDoor string, conn net.Conn) {
+	defer conn.Close()
+	out := stdcopy.NewStdWriter(conn, stdcopy.Stdout)
+	lines := bufio.NewScanner(conn)
+	for lines.Scan() {
+		cmd := []string{ToolBinary, "frontdoor", "members", lines.Text()}
+		f.mu.Lock()
+		f.execCmds = append(f.execCmds, cmd)
+		f.recordMembership(frontDoor, cmd)
+		f.countBusySlots()
+		f.mu.Unlock()
+		if _, err := io.WriteString(out, `{"result":{"added":[],"removed":[]}}`+"\n"); err != nil {
+			return
+		}
+	}
 }
 
 // ContainerAttach returns a connection that ends at once.
@@ -300,11 +472,18 @@ func (f *fakeEngine) ContainerAttach(context.Context, string, container.AttachOp
 	return types.HijackedResponse{Conn: client, Reader: bufio.NewReader(client)}, nil
 }
 
-// ContainerExecAttach returns a connection that ends at once: the exec
-// printed nothing.
-func (f *fakeEngine) ContainerExecAttach(context.Context, string, container.ExecAttachOptions) (types.HijackedResponse, error) {
+// ContainerExecAttach returns a connection that ends at once, because the
+// exec printed nothing, or for a member stream one that answers each line.
+func (f *fakeEngine) ContainerExecAttach(_ context.Context, execID string, _ container.ExecAttachOptions) (types.HijackedResponse, error) {
 	client, server := net.Pipe()
-	server.Close()
+	f.mu.Lock()
+	frontDoor, stream := f.streams[execID]
+	f.mu.Unlock()
+	if stream {
+		go f.serveMemberStream(frontDoor, server)
+	} else {
+		server.Close()
+	}
 	return types.HijackedResponse{Conn: client, Reader: bufio.NewReader(client)}, nil
 }
 
@@ -316,7 +495,8 @@ func (f *fakeEngine) ContainerExecInspect(context.Context, string) (container.Ex
 func (f *fakeEngine) countBusySlots() {
 	perSlot := map[string]int{}
 	for _, c := range f.containers {
-		if c.config.Labels[LabelRole] == RoleInstance && (c.running || c.started.IsZero()) {
+		leaving := f.everMember[c.id] && !f.inRotation(c.id)
+		if c.config.Labels[LabelRole] == RoleInstance && (c.running || c.started.IsZero()) && !leaving {
 			perSlot[c.config.Labels[LabelService]+"."+c.config.Labels[LabelInstance]]++
 		}
 	}
@@ -329,21 +509,25 @@ func (f *fakeEngine) countBusySlots() {
 	f.maxBusySlots = max(f.maxBusySlots, busy)
 }
 
-// Events returns, when opts has an end time, the events of f.events that
-// match its container and label filters and then ends. Without an end
-// time it returns no events and ends when ctx does.
+// Events returns f.events when set. Otherwise, for a request with an end
+// time, it returns the matching f.pastEvents and ends. Without an end time
+// it returns no events and ends when ctx does.
 func (f *fakeEngine) Events(ctx context.Context, opts events.ListOptions) (<-chan events.Message, <-chan error) {
+	errs := make(chan error, 1)
+	if f.events != nil {
+		return f.events, errs
+	}
 	f.mu.Lock()
 	var past []events.Message
 	if opts.Until != "" {
-		for _, msg := range f.events {
+		for _, msg := range f.pastEvents {
 			if matchesEvent(opts.Filters, msg) {
 				past = append(past, msg)
 			}
 		}
 	}
 	f.mu.Unlock()
-	messages, errs := make(chan events.Message), make(chan error, 1)
+	messages := make(chan events.Message)
 	go func() {
 		for _, msg := range past {
 			select {
@@ -386,4 +570,11 @@ func (f *fakeEngine) names() []string {
 		out = append(out, c.name)
 	}
 	return out
+}
+
+// startOrder returns the started container names, in order.
+func (f *fakeEngine) startOrder() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.starts)
 }

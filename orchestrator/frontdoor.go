@@ -54,6 +54,21 @@ func (o *Orchestrator) toolImage(ctx context.Context) (string, error) {
 	if o.ToolImage != "" {
 		return o.ToolImage, nil
 	}
+	o.toolMu.Lock()
+	defer o.toolMu.Unlock()
+	if o.toolTag != "" {
+		return o.toolTag, nil
+	}
+	tag, err := o.ensureToolImage(ctx)
+	if err == nil {
+		o.toolTag = tag
+	}
+	return tag, err
+}
+
+// ensureToolImage builds the tool image from Executable unless the engine
+// has it already.
+func (o *Orchestrator) ensureToolImage(ctx context.Context) (string, error) {
 	binary, err := os.ReadFile(o.Executable)
 	if err != nil {
 		return "", fmt.Errorf("read clusterctl binary for the front door image: %w", err)
@@ -171,8 +186,14 @@ func newFrontDoorSpec(p *compose.Project, svc *compose.Service, image string) fr
 			Sysctls: map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"},
 		},
 	}
-	for _, key := range slices.Sorted(maps.Keys(ServiceNetworks(svc))) {
+	networks := ServiceNetworks(svc)
+	for _, key := range slices.Sorted(maps.Keys(networks)) {
+		// The front door answers for the service, under its name and the
+		// network's aliases, in place of the instances.
 		endpoint := &network.EndpointSettings{Aliases: []string{svc.Name}}
+		if nc := networks[key]; nc != nil {
+			endpoint.Aliases = append(endpoint.Aliases, nc.Aliases...)
+		}
 		name := NetworkName(p, key)
 		if spec.Network == "" {
 			spec.Network, spec.Endpoint = name, endpoint
@@ -198,35 +219,41 @@ func newFrontDoorSpec(p *compose.Project, svc *compose.Service, image string) fr
 // createFrontDoor creates and starts a front door and waits until its admin
 // socket responds.
 func (o *Orchestrator) createFrontDoor(ctx context.Context, spec frontDoorSpec) (string, error) {
-	id, err := o.createContainer(ctx, spec.Name, spec.Config, spec.Host, spec.Network, spec.Endpoint, spec.Extra)
+	id, err := o.createContainer(ctx, spec.Name, spec.Config, spec.Host, spec.Network, spec.Endpoint, spec.Extra, "")
 	if err != nil {
 		return "", err
 	}
+	return id, o.startFrontDoor(ctx, id, spec)
+}
+
+// startFrontDoor starts a created or stopped front door and waits until its
+// admin socket responds.
+func (o *Orchestrator) startFrontDoor(ctx context.Context, id string, spec frontDoorSpec) error {
 	if err := o.Engine.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-		return id, startError(spec.Name, spec.Host, err)
+		return startError(spec.Name, spec.Host, err)
 	}
 	deadline := time.Now().Add(frontDoorReadyTimeout)
 	for {
 		info, err := o.Engine.ContainerInspect(ctx, id)
 		if err != nil {
-			return id, fmt.Errorf("inspect %s: %w", spec.Name, err)
+			return fmt.Errorf("inspect %s: %w", spec.Name, err)
 		}
 		if c := o.detectCrash(ctx, info, 0); c != nil {
-			return id, fmt.Errorf("front door %s %s\nlast log lines:\n%s", spec.Name, c.Reason, indent(o.lastLogs(ctx, id, logTail)))
+			return fmt.Errorf("front door %s %s\nlast log lines:\n%s", spec.Name, c.Reason, indent(o.lastLogs(ctx, id, logTail)))
 		}
 		res, err := o.exec(ctx, id, frontDoorStatusCommand)
 		if err == nil && res.ExitCode == 0 {
-			return id, nil
+			return nil
 		}
 		if time.Now().After(deadline) {
 			if err == nil {
 				err = fmt.Errorf("status exited with code %d: %s", res.ExitCode, res.Stderr)
 			}
-			return id, fmt.Errorf("front door %s did not respond on its admin socket within %s: %w\nlast log lines:\n%s",
+			return fmt.Errorf("front door %s did not respond on its admin socket within %s: %w\nlast log lines:\n%s",
 				spec.Name, frontDoorReadyTimeout, err, indent(o.lastLogs(ctx, id, logTail)))
 		}
 		if err := sleep(ctx, pollInterval); err != nil {
-			return id, err
+			return err
 		}
 	}
 }
@@ -237,10 +264,9 @@ type Backend = frontdoor.Backend
 // pushMembership replaces the rotation of a front door. It returns once
 // requests in flight on removed instances finished or drainTimeout passed.
 func (o *Orchestrator) pushMembership(ctx context.Context, frontDoorID string, backends []Backend, drainTimeout time.Duration) error {
-	slices.SortFunc(backends, func(a, b Backend) int { return a.Slot - b.Slot })
-	data, err := json.Marshal(frontdoor.Membership{Backends: backends, DrainTimeout: drainTimeout})
+	data, err := membershipJSON(backends, drainTimeout)
 	if err != nil {
-		return fmt.Errorf("encode membership: %w", err)
+		return err
 	}
 	res, err := o.exec(ctx, frontDoorID, []string{ToolBinary, "frontdoor", "members", "--socket", AdminSocket, string(data)})
 	if err != nil {
@@ -251,6 +277,16 @@ func (o *Orchestrator) pushMembership(ctx context.Context, frontDoorID string, b
 	}
 	o.logger().Debug("membership pushed", "frontdoor", shortID(frontDoorID), "backends", len(backends), "result", strings.TrimSpace(res.Stdout))
 	return nil
+}
+
+// membershipJSON encodes a rotation, its instances sorted by slot.
+func membershipJSON(backends []Backend, drainTimeout time.Duration) ([]byte, error) {
+	slices.SortFunc(backends, func(a, b Backend) int { return a.Slot - b.Slot })
+	data, err := json.Marshal(frontdoor.Membership{Backends: backends, DrainTimeout: drainTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("encode membership: %w", err)
+	}
+	return data, nil
 }
 
 // requireStatic rejects a binary that cannot run in an empty image: one

@@ -34,6 +34,8 @@ type Lock struct {
 	o      *Orchestrator
 	id     string
 	attach types.HijackedResponse
+	// started is closed once the start of the lock container returned.
+	started chan struct{}
 }
 
 // LockName returns the name of a project's lock container.
@@ -91,20 +93,34 @@ func (o *Orchestrator) Acquire(ctx context.Context, project, command string) (*L
 // gone.
 const lockSettleTimeout = 5 * time.Second
 
-// holdLock attaches to the lock container's input and starts it.
+// holdLock attaches to the lock container's input and starts it in the
+// background. The lock is held from the moment the container exists,
+// because its name is taken; starting it only ties its life to this
+// process. A start takes a few hundred milliseconds on a busy engine, so
+// the command goes on meanwhile, and checkStaleLock treats a lock that has
+// not started yet as held.
 func (o *Orchestrator) holdLock(ctx context.Context, id string) (*Lock, error) {
 	attach, err := o.Engine.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true})
 	if err != nil {
 		_ = o.Engine.ContainerRemove(context.WithoutCancel(ctx), id, removeForce)
 		return nil, fmt.Errorf("attach to lock: %w", err)
 	}
-	if err := o.Engine.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-		attach.Close()
-		_ = o.Engine.ContainerRemove(context.WithoutCancel(ctx), id, removeForce)
-		return nil, fmt.Errorf("start lock: %w", err)
-	}
-	return &Lock{o: o, id: id, attach: attach}, nil
+	lock := &Lock{o: o, id: id, attach: attach, started: make(chan struct{})}
+	go func() {
+		defer close(lock.started)
+		if err := o.Engine.ContainerStart(context.WithoutCancel(ctx), id, container.StartOptions{}); err != nil {
+			// The name still excludes other commands; only a holder killed
+			// from here on leaves a lock that takes lockStartTimeout to expire.
+			o.logger().Warn("start project lock", "container", shortID(id), "err", err)
+		}
+	}()
+	return lock, nil
 }
+
+// lockStartTimeout is how long a lock container that never started counts
+// as held when its holder ran on another host, whose processes
+// checkStaleLock cannot see.
+const lockStartTimeout = 30 * time.Second
 
 // checkStaleLock returns ErrLocked naming the holder when the existing lock
 // is live, and removes it when its holder is gone.
@@ -116,15 +132,16 @@ func (o *Orchestrator) checkStaleLock(ctx context.Context, project string) error
 	if err != nil {
 		return fmt.Errorf("inspect lock of %s: %w", project, err)
 	}
-	if info.State.Running && !holderGone(info.Config.Labels) {
+	if lockHeld(info) {
 		labels := info.Config.Labels
 		return fmt.Errorf("%w: project %q is locked by %s since %s; wait until that command ends "+
 			"(the lock is released when its process exits, even when it is killed)",
 			ErrLocked, project, labels[labelLockHolder], labels[labelLockSince])
 	}
-	// A lock container that exited, or whose holder on this host is gone
-	// before the engine noticed, belongs to no one. The engine may be
-	// removing it already, which is a conflict to wait out.
+	// A lock container that exited, that never started within
+	// lockStartTimeout, or whose holder on this host is gone before the
+	// engine noticed, belongs to no one. The engine may be removing it
+	// already, which is a conflict to wait out.
 	err = o.Engine.ContainerRemove(ctx, info.ID, removeForce)
 	if err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
 		return fmt.Errorf("remove stale lock of %s: %w", project, err)
@@ -132,10 +149,28 @@ func (o *Orchestrator) checkStaleLock(ctx context.Context, project string) error
 	return nil
 }
 
+// lockHeld reports whether an existing lock container belongs to a live
+// holder: it runs, or it was created and not started yet, and its holder
+// is not known to be gone.
+func lockHeld(info container.InspectResponse) bool {
+	if holderGone(info.Config.Labels) {
+		return false
+	}
+	if info.State.Running {
+		return true
+	}
+	if info.State.Status != "created" {
+		return false
+	}
+	since, err := time.Parse(time.RFC3339, info.Config.Labels[labelLockSince])
+	return err == nil && time.Since(since) < lockStartTimeout
+}
+
 // Release frees the lock: it closes the lock container's input and removes
 // the container, so that nothing of the command is left on the engine when
 // it returns.
 func (l *Lock) Release(ctx context.Context) error {
+	<-l.started
 	_ = l.attach.CloseWrite()
 	l.attach.Close()
 	err := l.o.Engine.ContainerRemove(context.WithoutCancel(ctx), l.id, removeForce)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -47,7 +48,27 @@ func observedFromSummary(c container.Summary) ObservedContainer {
 		Revision: c.Labels[LabelRevision],
 		State:    c.State,
 		Created:  time.Unix(c.Created, 0),
+		ExitCode: exitCodeOf(c.Status),
 	}
+}
+
+// exitCodeOf reads the exit code from the status text the engine lists for
+// a container, such as "Exited (3) 2 minutes ago", or returns -1 when the
+// text has none.
+func exitCodeOf(status string) int {
+	rest, ok := strings.CutPrefix(status, "Exited (")
+	if !ok {
+		return -1
+	}
+	code, _, ok := strings.Cut(rest, ")")
+	if !ok {
+		return -1
+	}
+	n, err := strconv.Atoi(code)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // observedFromLabels describes a container from an engine event, whose
@@ -59,6 +80,6 @@ func observedFromLabels(id string, attrs map[string]string) ObservedContainer {
 	}
 	return ObservedContainer{
 		ID: id, Name: attrs["name"], Service: attrs[LabelService], Role: attrs[LabelRole],
-		Slot: slot, Revision: attrs[LabelRevision], State: "running", Created: time.Now(),
+		Slot: slot, Revision: attrs[LabelRevision], State: "running", Created: time.Now(), ExitCode: -1,
 	}
 }

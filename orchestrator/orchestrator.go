@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -45,6 +46,11 @@ type Orchestrator struct {
 	// ToolImage, when set, is the image that runs front doors and probes,
 	// used as it is instead of the image built from Executable.
 	ToolImage string
+
+	// toolMu guards toolTag, the tool image that an earlier call of
+	// toolImage found or built, so that a command hashes its binary once.
+	toolMu  sync.Mutex
+	toolTag string
 }
 
 func (o *Orchestrator) logger() *slog.Logger {

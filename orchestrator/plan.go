@@ -18,6 +18,10 @@ type DesiredService struct {
 	// FrontDoor is the revision of the service's front door, or empty when
 	// the service has none.
 	FrontDoor string
+	// OneShot marks a service whose instances run to completion. An
+	// instance that exited 0 on the file's revision is done and stays as it
+	// is, and one on another revision is replaced, not rolled out.
+	OneShot bool
 }
 
 // ObservedContainer is one container of the project as the engine lists it.
@@ -34,6 +38,9 @@ type ObservedContainer struct {
 	// paused or dead.
 	State   string
 	Created time.Time
+	// ExitCode is the exit code of an exited container, or -1 when the
+	// container has not exited or the engine did not report the code.
+	ExitCode int
 }
 
 // StepKind is the action of one plan step.
@@ -74,6 +81,10 @@ func (s Step) String() string {
 // container of a slot or of a front door.
 const reasonDuplicate = "duplicate"
 
+// reasonChanged is the reason of a step that removes a container whose
+// configuration differs from the file, where it is not rolled out.
+const reasonChanged = "changed"
+
 // Change records instances whose revision differs from the file.
 type Change struct {
 	Service string
@@ -95,6 +106,27 @@ type Plan struct {
 // Empty reports whether the plan changes nothing.
 func (p Plan) Empty() bool {
 	return len(p.Steps) == 0 && len(p.Changed) == 0
+}
+
+// CreateOnly splits the plan for up --no-start: it keeps the steps that
+// create front doors and instances, and returns the others, which would
+// start, stop, remove or replace containers, as deferred. A rollout
+// becomes deferred too.
+func (p Plan) CreateOnly() (Plan, []string) {
+	var kept Plan
+	var deferred []string
+	for _, step := range p.Steps {
+		if step.Kind == StepCreate || step.Kind == StepCreateFrontDoor {
+			kept.Steps = append(kept.Steps, step)
+			continue
+		}
+		deferred = append(deferred, step.String())
+	}
+	for _, change := range p.Changed {
+		deferred = append(deferred, fmt.Sprintf("roll out %s %v", change.Service, slices.Sorted(maps.Keys(change.Containers))))
+	}
+	kept.Orphans = p.Orphans
+	return kept, deferred
 }
 
 // String renders the plan one step per line, for tests and --dry-run.
@@ -179,7 +211,7 @@ func planFrontDoor(svc DesiredService, containers []ObservedContainer) []Step {
 		}
 		reason := reasonDuplicate
 		if door.Revision != svc.FrontDoor {
-			reason = "changed"
+			reason = reasonChanged
 		}
 		steps = append(steps, removeStep(StepRemoveFrontDoor, door, reason))
 	}
@@ -213,6 +245,11 @@ func planInstances(svc DesiredService, containers []ObservedContainer) (remove, 
 		}
 		keep, extras := pickInstance(candidates, svc.Revision)
 		remove = append(remove, removeAll(extras, reasonDuplicate)...)
+		if keep.Revision != svc.Revision && svc.OneShot {
+			remove = append(remove, removeStep(StepRemove, keep, reasonChanged))
+			create = append(create, Step{Kind: StepCreate, Service: svc.Name, Slot: slot})
+			continue
+		}
 		if keep.Revision != svc.Revision {
 			if change == nil {
 				change = &Change{Service: svc.Name, Revision: svc.Revision, Containers: map[int]string{}}
@@ -220,7 +257,8 @@ func planInstances(svc DesiredService, containers []ObservedContainer) (remove, 
 			change.Containers[slot] = keep.ID
 			continue
 		}
-		if keep.State == "created" || keep.State == "exited" {
+		completed := svc.OneShot && keep.State == "exited" && keep.ExitCode == 0
+		if (keep.State == "created" || keep.State == "exited") && !completed {
 			create = append(create, Step{Kind: StepStart, Service: svc.Name, Slot: slot,
 				Container: keep.Name, ID: keep.ID, Reason: keep.State})
 		}

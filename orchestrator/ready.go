@@ -266,7 +266,7 @@ func (o *Orchestrator) startProbe(ctx context.Context, p *compose.Project, svc *
 		LabelProject: p.Name, LabelService: svc.Name, LabelRole: RoleProbe, LabelInstance: strconv.Itoa(inst.Slot),
 	}}
 	host := &container.HostConfig{ReadonlyRootfs: true, CapDrop: []string{"ALL"}}
-	id, err := o.createContainer(ctx, name, cfg, host, net, nil, nil)
+	id, err := o.createContainer(ctx, name, cfg, host, net, nil, nil, "")
 	if err != nil {
 		return nil, fmt.Errorf("ready probe: %w", err)
 	}

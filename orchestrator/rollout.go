@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -53,12 +54,15 @@ func (r *upRun) rollout(ctx context.Context, svc *service, change Change, observ
 	}
 	var done []replacement
 	failures := 0
-	for i, batch := range Batches(keys(change.Containers), update.Parallelism) {
+	batches := Batches(keys(change.Containers), update.Parallelism)
+	for i, batch := range batches {
 		if i > 0 && update.Delay > 0 {
 			if err := sleep(ctx, update.Delay); err != nil {
 				return err
 			}
 		}
+		r.o.Report.emit(Event{Kind: EventBatch, Project: r.p.Name, Service: svc.Name, Slot: -1,
+			Message: fmt.Sprintf("batch %d of %d: slots %s", i+1, len(batches), joinInts(batch))})
 		ok, failed, err := r.replaceBatch(ctx, svc, svc.Template, batch, olds, update, i)
 		done = append(done, ok...)
 		if err == nil {
@@ -77,8 +81,14 @@ func (r *upRun) rollout(ctx context.Context, svc *service, change Change, observ
 		}
 		return r.failRollout(ctx, svc, change, update, rollbackCfg, append(done, failed...), err)
 	}
-	r.removeOld(ctx, done)
-	return r.o.recordRevision(ctx, r.p.Name, svc.Template)
+	// Each old instance is removed once its own stop ended, so the removals
+	// overlap the stop of the last batch, and so does recording the revision.
+	var removals sync.WaitGroup
+	removals.Go(func() { r.removeOld(ctx, done) })
+	err := r.o.recordRevision(ctx, r.p.Name, svc.Template)
+	removals.Wait()
+	r.background.Wait()
+	return err
 }
 
 func (r *upRun) failRollout(ctx context.Context, svc *service, change Change, update, rollbackCfg UpdateConfig,
@@ -171,9 +181,41 @@ func (r *upRun) replaceSlot(ctx context.Context, svc *service, tmpl *Template, s
 	// here on keeps it rather than removing it.
 	r.untrack(inst.ID)
 	if swapOld {
-		return rep, r.o.stopInstance(ctx, r.p.Name, svc.Name, old.Slot, old.ID, old.Name)
+		r.stopInBackground(ctx, svc, old)
 	}
 	return rep, nil
+}
+
+// stopInBackground stops an old instance that left the rotation and
+// drained, without holding up the next batch: the instance serves no
+// request any more, so its stop_grace_period need not delay the rollout.
+// The rollout waits for every such stop before it removes old instances
+// or returns. A failed stop leaves the instance running outside the
+// rotation, and its removal at the end of the rollout kills it.
+func (r *upRun) stopInBackground(ctx context.Context, svc *service, old *ObservedContainer) {
+	done := make(chan struct{})
+	r.mu.Lock()
+	r.stopping[old.ID] = done
+	r.mu.Unlock()
+	r.background.Go(func() {
+		defer close(done)
+		err := r.o.stopInstance(ctx, r.p.Name, svc.Name, old.Slot, old.ID, old.Name)
+		if err != nil && ctx.Err() == nil {
+			r.o.Report.emit(Event{Kind: EventWarning, Project: r.p.Name, Service: svc.Name, Slot: old.Slot,
+				Container: old.Name, Message: "stopping the replaced instance failed, it is removed at the end: " + firstLine(err)})
+		}
+	})
+}
+
+// waitStopped waits until the background stop of an old instance, if one
+// was started, has ended.
+func (r *upRun) waitStopped(id string) {
+	r.mu.Lock()
+	done, ok := r.stopping[id]
+	r.mu.Unlock()
+	if ok {
+		<-done
+	}
 }
 
 // swapInRotation adds a ready new instance to its front door and, when
@@ -214,7 +256,7 @@ func (r *upRun) markRetired(id string) {
 // startInstance creates and starts one instance of a template.
 func (r *upRun) startInstance(ctx context.Context, svc *service, tmpl *Template, slot int) (created, error) {
 	spec := tmpl.Instance(r.p.Name, slot, svc.Count, uuid.NewString())
-	id, err := r.o.createContainer(ctx, spec.Name, spec.Config, spec.Host, spec.Network, spec.Endpoint, spec.ExtraNetwork)
+	id, err := r.o.createInstanceContainer(ctx, r.p, spec)
 	if err != nil {
 		return created{Slot: slot}, err
 	}
@@ -298,6 +340,7 @@ func (r *upRun) restore(ctx context.Context, svc *service, rep replacement) erro
 		}
 	}
 	if rep.Old != nil {
+		r.waitStopped(rep.Old.ID)
 		r.mu.Lock()
 		r.retired = slices.DeleteFunc(r.retired, func(id string) bool { return id == rep.Old.ID })
 		r.mu.Unlock()
@@ -342,19 +385,25 @@ func (o *Orchestrator) running(ctx context.Context, id string) bool {
 	return err == nil && !crashed(info, 0)
 }
 
-// removeOld removes the old instances of a finished rollout.
+// removeOld removes the old instances of a finished rollout, each once its
+// background stop ended, in parallel.
 func (r *upRun) removeOld(ctx context.Context, reps []replacement) {
+	var wg sync.WaitGroup
 	for _, rep := range reps {
 		if rep.Old == nil {
 			continue
 		}
-		if err := r.o.removeContainer(ctx, rep.Old.ID); err != nil {
-			r.o.logger().Warn("remove replaced instance", "container", rep.Old.Name, "err", err)
-			continue
-		}
-		r.o.Report.emit(Event{Kind: EventRemoved, Project: r.p.Name, Service: rep.Old.Service, Slot: rep.Slot, Container: rep.Old.Name,
-			Message: "replaced"})
+		wg.Go(func() {
+			r.waitStopped(rep.Old.ID)
+			if err := r.o.removeContainer(ctx, rep.Old.ID); err != nil {
+				r.o.logger().Warn("remove replaced instance", "container", rep.Old.Name, "err", err)
+				return
+			}
+			r.o.Report.emit(Event{Kind: EventRemoved, Project: r.p.Name, Service: rep.Old.Service, Slot: rep.Slot, Container: rep.Old.Name,
+				Message: "replaced"})
+		})
 	}
+	wg.Wait()
 }
 
 // stopInstance stops a container with its own stop signal and grace period.
@@ -392,4 +441,13 @@ func keys[K comparable, V any](m map[K]V) []K {
 		out = append(out, k)
 	}
 	return out
+}
+
+// joinInts formats slots as a comma-separated list.
+func joinInts(values []int) string {
+	parts := make([]string, len(values))
+	for i, v := range values {
+		parts[i] = strconv.Itoa(v)
+	}
+	return strings.Join(parts, ",")
 }

@@ -113,6 +113,11 @@ func (o *Orchestrator) prepareOne(ctx context.Context, p *compose.Project, servi
 // service's template.
 func (o *Orchestrator) replaceAll(ctx context.Context, p *compose.Project, svc *service, opts UpOptions,
 	match func(ObservedContainer) bool) error {
+	if svc.OneShot {
+		return fmt.Errorf("service %s runs to completion, because another service depends on it with condition %s, "+
+			"so it has no instances to roll; change its configuration in the file and run clusterctl up to run it again",
+			svc.Name, ConditionCompleted)
+	}
 	observed, err := o.observe(ctx, p.Name)
 	if err != nil {
 		return err
@@ -129,6 +134,7 @@ func (o *Orchestrator) replaceAll(ctx context.Context, p *compose.Project, svc *
 		return nil
 	}
 	run := newUpRun(o, p, []*service{svc}, opts)
+	defer run.close()
 	err = run.loadRotations(ctx, observed)
 	if err == nil {
 		err = run.rollout(ctx, svc, change, observed)

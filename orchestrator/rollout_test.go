@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	composetypes "github.com/compose-spec/compose-go/v2/types"
@@ -40,8 +41,11 @@ func TestBatches(t *testing.T) {
 // TestRollout_SafetyProperties runs rollouts against the fake engine with
 // random instance counts and parallelism, and checks the two safety rules
 // on every membership the front door receives and every container change:
-// no slot is ever without an instance in rotation, and never more than
-// parallelism slots have an old and a new instance at once.
+// no slot is ever without an instance in rotation, never more than
+// parallelism slots have an old and a new instance at once, and no
+// instance is stopped while it is in rotation. An old instance that left
+// the rotation and is stopping in the background no longer counts for its
+// slot.
 func TestRollout_SafetyProperties(t *testing.T) {
 	t.Parallel()
 	rapid.Check(t, func(rt *rapid.T) {
@@ -54,7 +58,7 @@ func TestRollout_SafetyProperties(t *testing.T) {
 			rt.Fatalf("first Up: %v", err)
 		}
 		engine.mu.Lock()
-		engine.execCmds, engine.maxBusySlots = nil, 0
+		engine.execCmds, engine.execs, engine.maxBusySlots = nil, nil, 0
 		engine.mu.Unlock()
 
 		value := "v2"
@@ -78,6 +82,18 @@ func TestRollout_SafetyProperties(t *testing.T) {
 		}
 		if engine.maxBusySlots > parallelism {
 			rt.Fatalf("%d slots changed at once, parallelism is %d", engine.maxBusySlots, parallelism)
+		}
+		streams := 0
+		for _, cmd := range engine.execs {
+			if strings.Contains(cmd, "members --stream") {
+				streams++
+			}
+		}
+		if streams != 1 {
+			rt.Fatalf("rollout opened %d member streams, want 1 for its front door", streams)
+		}
+		if len(engine.stoppedServing) > 0 {
+			rt.Fatalf("instances stopped while in rotation: %v", engine.stoppedServing)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -29,7 +30,10 @@ type rotation struct {
 	version  int
 	pushed   int
 
-	pushMu sync.Mutex
+	// pushMu serializes pushes. It guards stream and streamFailed.
+	pushMu       sync.Mutex
+	stream       *memberStream
+	streamFailed bool
 }
 
 func newRotation(o *Orchestrator, frontDoorID string, drainTimeout time.Duration) *rotation {
@@ -67,13 +71,59 @@ func (r *rotation) sync(ctx context.Context) error {
 	version := r.version
 	backends := slices.Collect(maps.Values(r.backends))
 	r.mu.Unlock()
-	if err := r.o.pushMembership(ctx, r.frontDoorID, backends, r.drainTimeout); err != nil {
+	if err := r.push(ctx, backends); err != nil {
 		return err
 	}
 	r.mu.Lock()
 	r.pushed = max(r.pushed, version)
 	r.mu.Unlock()
 	return nil
+}
+
+// push sends a rotation over the front door's member stream, which it
+// opens on first use. When the stream cannot be opened or breaks, as with
+// a front door whose binary has no --stream, it falls back to one exec per
+// push for the rest of the command. A full rotation is idempotent, so
+// sending it again after a broken stream is safe. The caller holds pushMu.
+func (r *rotation) push(ctx context.Context, backends []Backend) error {
+	if r.stream == nil && !r.streamFailed {
+		stream, err := r.o.openMemberStream(ctx, r.frontDoorID)
+		if err != nil {
+			r.o.logger().Debug("open member stream", "frontdoor", shortID(r.frontDoorID), "err", err)
+			r.streamFailed = true
+		}
+		r.stream = stream
+	}
+	if r.stream != nil {
+		data, err := membershipJSON(backends, r.drainTimeout)
+		if err != nil {
+			return err
+		}
+		err = r.stream.push(ctx, data)
+		if err == nil || errors.Is(err, errMembershipRejected) || ctx.Err() != nil {
+			return err
+		}
+		r.o.logger().Debug("member stream broke; pushing with one exec per change", "frontdoor", shortID(r.frontDoorID), "err", err)
+		r.closeStream()
+		r.streamFailed = true
+	}
+	return r.o.pushMembership(ctx, r.frontDoorID, backends, r.drainTimeout)
+}
+
+// closeStream ends the member stream, if one is open. The caller holds
+// pushMu, or no push runs any more.
+func (r *rotation) closeStream() {
+	if r.stream != nil {
+		r.stream.close()
+		r.stream = nil
+	}
+}
+
+// close ends the rotation's member stream at the end of a command.
+func (r *rotation) close() {
+	r.pushMu.Lock()
+	defer r.pushMu.Unlock()
+	r.closeStream()
 }
 
 // repairRotations checks every front door's members against the ready
@@ -117,10 +167,13 @@ func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, 
 			if err := run.loadRotations(ctx, observed); err != nil {
 				return true, err
 			}
-			if err := run.waitPending(ctx); err != nil {
-				return true, err
+			err := run.waitPending(ctx, "")
+			if err == nil {
+				err = run.syncAll(ctx)
 			}
-			return true, run.syncAll(ctx)
+			run.background.Wait()
+			run.close()
+			return true, err
 		}
 	}
 	return false, nil

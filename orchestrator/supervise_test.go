@@ -14,29 +14,29 @@ var now = time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
 
 func ago(d time.Duration) time.Time { return now.Add(-d) }
 
-func stamp(t time.Time) string { return t.Format(time.RFC3339Nano) }
+func engineTime(t time.Time) string { return t.Format(time.RFC3339Nano) }
 
 const zeroStamp = "0001-01-01T00:00:00Z"
 
 func runningSince(started time.Time) *container.State {
-	return &container.State{Status: container.StateRunning, Running: true, StartedAt: stamp(started), FinishedAt: zeroStamp}
+	return &container.State{Status: container.StateRunning, Running: true, StartedAt: engineTime(started), FinishedAt: zeroStamp}
 }
 
 // runningAfterExit is a container that the engine restarted at started
 // after an exit at exited.
 func runningAfterExit(started, exited time.Time) *container.State {
 	s := runningSince(started)
-	s.FinishedAt = stamp(exited)
+	s.FinishedAt = engineTime(exited)
 	return s
 }
 
-func restarting(started, exited time.Time, code int) *container.State {
+func restartingState(started, exited time.Time, code int) *container.State {
 	return &container.State{Status: container.StateRestarting, Running: true, Restarting: true,
-		StartedAt: stamp(started), FinishedAt: stamp(exited), ExitCode: code}
+		StartedAt: engineTime(started), FinishedAt: engineTime(exited), ExitCode: code}
 }
 
-func exited(started, finished time.Time, code int) *container.State {
-	return &container.State{Status: container.StateExited, StartedAt: stamp(started), FinishedAt: stamp(finished), ExitCode: code}
+func exitedState(started, finished time.Time, code int) *container.State {
+	return &container.State{Status: container.StateExited, StartedAt: engineTime(started), FinishedAt: engineTime(finished), ExitCode: code}
 }
 
 func inspection(state *container.State, restarts int, policy container.RestartPolicy, minUptime string) container.InspectResponse {
@@ -109,7 +109,7 @@ func TestSupervise_States(t *testing.T) {
 		},
 		{
 			name:      "restarting after an exit sooner than min_uptime",
-			info:      inspection(restarting(ago(250*time.Millisecond), ago(50*time.Millisecond), 3), 1, unlessStopped, ""),
+			info:      inspection(restartingState(ago(250*time.Millisecond), ago(50*time.Millisecond), 3), 1, unlessStopped, ""),
 			runs:      []containerRun{{Started: ago(250 * time.Millisecond)}},
 			complete:  true,
 			state:     StateCrashloop,
@@ -119,7 +119,7 @@ func TestSupervise_States(t *testing.T) {
 		},
 		{
 			name:      "restarting after a long run",
-			info:      inspection(restarting(ago(time.Hour), ago(50*time.Millisecond), 3), 1, unlessStopped, ""),
+			info:      inspection(restartingState(ago(time.Hour), ago(50*time.Millisecond), 3), 1, unlessStopped, ""),
 			runs:      []containerRun{{Started: ago(time.Hour), Exited: ago(40 * time.Millisecond), ExitCode: 3}},
 			state:     StateStarting,
 			exitCode:  3,
@@ -127,7 +127,7 @@ func TestSupervise_States(t *testing.T) {
 		},
 		{
 			name:      "backoff doubles with each short run",
-			info:      inspection(restarting(ago(250*time.Millisecond), ago(50*time.Millisecond), 3), 4, unlessStopped, ""),
+			info:      inspection(restartingState(ago(250*time.Millisecond), ago(50*time.Millisecond), 3), 4, unlessStopped, ""),
 			runs:      crashRuns(4, ago(50*time.Millisecond), 200*time.Millisecond, 300*time.Millisecond, 3),
 			complete:  true,
 			state:     StateCrashloop,
@@ -137,7 +137,7 @@ func TestSupervise_States(t *testing.T) {
 		},
 		{
 			name: "backoff starts over after a run of 10s",
-			info: inspection(restarting(ago(250*time.Millisecond), ago(50*time.Millisecond), 3), 4, unlessStopped, ""),
+			info: inspection(restartingState(ago(250*time.Millisecond), ago(50*time.Millisecond), 3), 4, unlessStopped, ""),
 			runs: append(append(crashRuns(2, ago(time.Minute), 200*time.Millisecond, 300*time.Millisecond, 3),
 				containerRun{Started: ago(50 * time.Second), Exited: ago(30 * time.Second), ExitCode: 3}),
 				containerRun{Started: ago(250 * time.Millisecond), Exited: ago(50 * time.Millisecond), ExitCode: 3}),
@@ -148,7 +148,7 @@ func TestSupervise_States(t *testing.T) {
 		},
 		{
 			name:      "backoff counts exits that the events lost as short",
-			info:      inspection(restarting(ago(250*time.Millisecond), ago(50*time.Millisecond), 3), 5, unlessStopped, ""),
+			info:      inspection(restartingState(ago(250*time.Millisecond), ago(50*time.Millisecond), 3), 5, unlessStopped, ""),
 			runs:      crashRuns(2, ago(50*time.Millisecond), 200*time.Millisecond, 300*time.Millisecond, 3),
 			state:     StateCrashloop,
 			exitCode:  3,
@@ -209,7 +209,7 @@ func TestSupervise_States(t *testing.T) {
 		},
 		{
 			name:     "on-failure gave up",
-			info:     inspection(exited(ago(2*time.Second), ago(1800*time.Millisecond), 3), 3, onFailure3, ""),
+			info:     inspection(exitedState(ago(2*time.Second), ago(1800*time.Millisecond), 3), 3, onFailure3, ""),
 			runs:     crashRuns(4, ago(1800*time.Millisecond), 200*time.Millisecond, 300*time.Millisecond, 3),
 			complete: true,
 			state:    StateCrashloop,
@@ -219,7 +219,7 @@ func TestSupervise_States(t *testing.T) {
 		},
 		{
 			name:     "on-failure gave up after long runs",
-			info:     inspection(exited(ago(3*time.Hour), ago(time.Hour), 1), 3, onFailure3, ""),
+			info:     inspection(exitedState(ago(3*time.Hour), ago(time.Hour), 1), 3, onFailure3, ""),
 			runs:     crashRuns(4, ago(time.Hour), 2*time.Hour, time.Second, 1),
 			state:    StateCrashloop,
 			exitCode: 1,
@@ -227,7 +227,7 @@ func TestSupervise_States(t *testing.T) {
 		},
 		{
 			name:     "on-failure with a clean exit",
-			info:     inspection(exited(ago(1500*time.Millisecond), ago(time.Second), 0), 0, onFailure3, ""),
+			info:     inspection(exitedState(ago(1500*time.Millisecond), ago(time.Second), 0), 0, onFailure3, ""),
 			runs:     crashRuns(1, ago(time.Second), 500*time.Millisecond, 0, 0),
 			complete: true,
 			state:    StateExited,
@@ -235,13 +235,13 @@ func TestSupervise_States(t *testing.T) {
 		},
 		{
 			name:  "on-failure with a clean exit on its last restart",
-			info:  inspection(exited(ago(time.Minute), ago(time.Second), 0), 3, onFailure3, ""),
+			info:  inspection(exitedState(ago(time.Minute), ago(time.Second), 0), 3, onFailure3, ""),
 			runs:  crashRuns(1, ago(time.Second), time.Minute, 0, 0),
 			state: StateExited,
 		},
 		{
 			name:     "no restart policy",
-			info:     inspection(exited(ago(2*time.Second), ago(1900*time.Millisecond), 3), 0, noRestart, ""),
+			info:     inspection(exitedState(ago(2*time.Second), ago(1900*time.Millisecond), 3), 0, noRestart, ""),
 			state:    StateExited,
 			exitCode: 3,
 			unstable: 1,
@@ -335,7 +335,7 @@ func TestSupervise_EventsBehindInspection(t *testing.T) {
 	t.Parallel()
 	// The events, read first, saw the start but not yet the die.
 	h := runHistory{Runs: []containerRun{{Started: ago(250 * time.Millisecond)}}}
-	info := inspection(restarting(ago(260*time.Millisecond), ago(60*time.Millisecond), 3), 1, unlessStopped, "")
+	info := inspection(restartingState(ago(260*time.Millisecond), ago(60*time.Millisecond), 3), 1, unlessStopped, "")
 	info.State.OOMKilled = true
 	sup := supervise(info, policyOf(info), h, now)
 	if sup.LastExit == nil {

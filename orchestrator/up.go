@@ -29,6 +29,12 @@ type UpOptions struct {
 	// Parallelism bounds concurrent instance creation; 0 means
 	// DefaultParallelism.
 	Parallelism int
+	// NoStart creates networks, volumes, front doors and instances without
+	// starting them, and leaves every existing container as it is.
+	NoStart bool
+	// NoDeps converges only the named services, without the services they
+	// depend on. Up still waits for a dependency that is part of the run.
+	NoDeps bool
 }
 
 // service is a selected service with everything Up needs to create its
@@ -44,14 +50,20 @@ type service struct {
 // images, creates networks and volumes, and starts front doors. It creates
 // or removes instances to reach each service's count and rolls changed
 // services out. Each new instance joins its front door's rotation only
-// once it is ready.
+// once it is ready. Named services bring the services they depend on
+// unless opts.NoDeps is set, and a service's instances start only once its
+// dependencies meet their depends_on condition.
 //
 // When a step fails or ctx is cancelled, Up removes what this call created
-// before it returns; instances that existed before are left as they were.
+// before it returns. Instances that existed before are left as they were.
 // Up also fails, after its steps, when an instance of the file's revision
 // is crash-looping.
 func (o *Orchestrator) Up(ctx context.Context, p *compose.Project, opts UpOptions) error {
-	selected, err := p.Select(opts.Services)
+	start, err := o.planStart(p, opts)
+	if err != nil {
+		return err
+	}
+	selected, err := p.Select(start.Services)
 	if err != nil {
 		return err
 	}
@@ -73,25 +85,67 @@ func (o *Orchestrator) Up(ctx context.Context, p *compose.Project, opts UpOption
 		o.Report.emit(Event{Kind: EventWarning, Project: p.Name, Service: orphan, Slot: -1,
 			Message: "service is no longer in the file; run up --remove-orphans to remove its containers"})
 	}
-	if plan.Empty() {
-		repaired, err := o.repairRotations(ctx, p, services, observed)
-		if err != nil || repaired {
-			return cmpErr(err, o.checkCrashLoops(ctx, p.Name, services))
-		}
-		if err := o.checkCrashLoops(ctx, p.Name, services); err != nil {
-			return err
-		}
-		for _, svc := range services {
-			o.Report.emit(Event{Kind: EventUpToDate, Project: p.Name, Service: svc.Name, Slot: -1,
-				Message: fmt.Sprintf("%d instances up to date, nothing to do", svc.Count)})
-		}
-		return nil
-	}
+
 	run := newUpRun(o, p, services, opts)
+	defer run.close()
+	run.start = start
+	if err := run.ensureResources(ctx); err != nil {
+		return errors.Join(err, run.cleanup(ctx))
+	}
+	if opts.NoStart {
+		return run.createStopped(ctx, plan)
+	}
+	if plan.Empty() {
+		return o.upToDate(ctx, p, services, observed)
+	}
 	if err := run.execute(ctx, plan, observed); err != nil {
 		return errors.Join(err, run.cleanup(ctx))
 	}
 	return o.checkCrashLoops(ctx, p.Name, services)
+}
+
+// upToDate finishes an up whose plan is empty: it repairs front door
+// rotations that differ from the ready instances, fails on crash-looping
+// instances, or reports that there is nothing to do.
+func (o *Orchestrator) upToDate(ctx context.Context, p *compose.Project, services []*service, observed []ObservedContainer) error {
+	repaired, err := o.repairRotations(ctx, p, services, observed)
+	if err != nil || repaired {
+		return cmpErr(err, o.checkCrashLoops(ctx, p.Name, services))
+	}
+	if err := o.checkCrashLoops(ctx, p.Name, services); err != nil {
+		return err
+	}
+	for _, svc := range services {
+		o.Report.emit(Event{Kind: EventUpToDate, Project: p.Name, Service: svc.Name, Slot: -1,
+			Message: fmt.Sprintf("%d instances up to date, nothing to do", svc.Count)})
+	}
+	return nil
+}
+
+// planStart orders the selected services and, unless opts.NoDeps is set,
+// what they depend on, and reports skipped and added dependencies.
+func (o *Orchestrator) planStart(p *compose.Project, opts UpOptions) (StartPlan, error) {
+	selected, err := p.Select(opts.Services)
+	if err != nil {
+		return StartPlan{}, err
+	}
+	names := make([]string, len(selected))
+	for i, svc := range selected {
+		names[i] = svc.Name
+	}
+	start, err := PlanStart(names, dependencyGraph(p), !opts.NoDeps)
+	if err != nil {
+		return StartPlan{}, &compose.InvalidError{Message: err.Error(), Err: err}
+	}
+	for _, skip := range start.Skipped {
+		o.Report.emit(Event{Kind: EventWarning, Project: p.Name, Service: skip.Service, Slot: -1, Message: fmt.Sprintf(
+			"depends_on %s skipped: that service is not enabled, and the dependency has required: false", skip.Dependency)})
+	}
+	for _, name := range start.Added {
+		o.Report.emit(Event{Kind: EventInfo, Project: p.Name, Service: name, Slot: -1,
+			Message: "included because a selected service depends on it; up --no-deps leaves it out"})
+	}
+	return start, nil
 }
 
 // prepare resolves images, instance counts, templates and front door specs.
@@ -115,6 +169,9 @@ func (o *Orchestrator) prepare(ctx context.Context, p *compose.Project, selected
 			o.Report.emit(Event{Kind: EventWarning, Project: p.Name, Service: svc.Name, Slot: -1, Message: w})
 		}
 		prepared := &service{Service: svc, Count: svc.Instances.Resolve(cpus), Template: tmpl}
+		if err := compose.CheckInstanceCount(*svc, prepared.Count); err != nil {
+			return nil, withComposeFiles(p, err)
+		}
 		if svc.Proxy != nil {
 			image, err := o.toolImage(ctx)
 			if err != nil {
@@ -146,7 +203,7 @@ func (o *Orchestrator) cpus(ctx context.Context, services []compose.Service) (in
 func desiredState(services []*service) []DesiredService {
 	desired := make([]DesiredService, 0, len(services))
 	for _, svc := range services {
-		d := DesiredService{Name: svc.Name, Count: svc.Count, Revision: svc.Template.Revision}
+		d := DesiredService{Name: svc.Name, Count: svc.Count, Revision: svc.Template.Revision, OneShot: svc.OneShot}
 		if svc.FrontDoor != nil {
 			d.FrontDoor = svc.FrontDoor.Revision
 		}
@@ -176,12 +233,22 @@ type upRun struct {
 	opts     UpOptions
 	services map[string]*service
 	doors    map[string]*rotation
+	// start orders the services by depends_on; it is empty for the
+	// rollout commands, which replace one service.
+	start StartPlan
 
 	mu         sync.Mutex
 	containers []string
 	// retired are old instances that left the rotation because their
 	// slot's new instance serves it; an interrupted run removes them.
 	retired []string
+	// stopping maps old instances that are being stopped in the background
+	// to a channel closed when the stop ended.
+	stopping map[string]chan struct{}
+	// background counts those stops and the first rotation pushes to front
+	// doors that existed before the run. The run waits for them before it
+	// returns.
+	background sync.WaitGroup
 	// pending are running instances that were not ready when the run began.
 	pending  []pendingInstance
 	networks []string
@@ -189,11 +256,19 @@ type upRun struct {
 }
 
 func newUpRun(o *Orchestrator, p *compose.Project, services []*service, opts UpOptions) *upRun {
-	run := &upRun{o: o, p: p, opts: opts, services: map[string]*service{}, doors: map[string]*rotation{}}
+	run := &upRun{o: o, p: p, opts: opts, services: map[string]*service{}, doors: map[string]*rotation{},
+		stopping: map[string]chan struct{}{}}
 	for _, svc := range services {
 		run.services[svc.Name] = svc
 	}
 	return run
+}
+
+// close ends the run's member streams to its front doors.
+func (r *upRun) close() {
+	for _, rot := range r.doors {
+		rot.close()
+	}
 }
 
 func (r *upRun) track(id string) {
@@ -211,19 +286,14 @@ func (r *upRun) untrack(id string) {
 }
 
 func (r *upRun) execute(ctx context.Context, plan Plan, observed []ObservedContainer) error {
-	if err := r.ensureNetworks(ctx); err != nil {
-		return err
-	}
-	if err := r.ensureVolumes(ctx); err != nil {
-		return err
-	}
 	// Surplus containers of a slot, which an interrupted run leaves behind,
 	// are removed only after the slot's kept instance is ready, so that the
 	// slot stays served.
 	var removals, creates, duplicates []Step
 	for _, step := range plan.Steps {
 		switch {
-		case step.Kind == StepCreateFrontDoor, step.Kind == StepRemoveFrontDoor:
+		case step.Kind == StepCreateFrontDoor, step.Kind == StepRemoveFrontDoor,
+			step.Kind == StepStart && step.Slot < 0:
 			if err := r.frontDoorStep(ctx, step); err != nil {
 				return err
 			}
@@ -241,20 +311,22 @@ func (r *upRun) execute(ctx context.Context, plan Plan, observed []ObservedConta
 	if err := r.removeInstances(ctx, removals); err != nil {
 		return err
 	}
-	if err := r.createInstances(ctx, creates); err != nil {
-		return err
-	}
-	if err := r.waitPending(ctx); err != nil {
+	if err := r.startServices(ctx, creates); err != nil {
 		return err
 	}
 	if err := r.removeInstances(ctx, duplicates); err != nil {
 		return err
 	}
-	for _, change := range plan.Changed {
+	changed := r.inStartOrder(plan.Changed)
+	for _, change := range changed {
 		if err := r.rollout(ctx, r.services[change.Service], change, observed); err != nil {
 			return err
 		}
 	}
+	if err := r.restartDependents(ctx, updatedServices(plan)); err != nil {
+		return err
+	}
+	r.background.Wait()
 	return r.recordRevisions(ctx)
 }
 
@@ -270,8 +342,17 @@ func (r *upRun) recordRevisions(ctx context.Context) error {
 }
 
 func (r *upRun) frontDoorStep(ctx context.Context, step Step) error {
-	if step.Kind == StepRemoveFrontDoor {
+	switch step.Kind {
+	case StepRemoveFrontDoor:
 		return r.o.removeFrontDoor(ctx, r.p.Name, step)
+	case StepStart:
+		spec := r.services[step.Service].FrontDoor
+		if err := r.o.startFrontDoor(ctx, step.ID, *spec); err != nil {
+			return err
+		}
+		r.o.Report.emit(Event{Kind: EventStarted, Project: r.p.Name, Service: step.Service, Slot: -1,
+			Container: step.Container, Message: "front door"})
+		return nil
 	}
 	spec := r.services[step.Service].FrontDoor
 	id, err := r.o.createFrontDoor(ctx, *spec)
@@ -286,47 +367,6 @@ func (r *upRun) frontDoorStep(ctx context.Context, step Step) error {
 	return nil
 }
 
-// createInstances runs the create and start steps, at most Parallelism at
-// once. The first failure cancels the others.
-func (r *upRun) createInstances(ctx context.Context, steps []Step) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	limit := r.opts.Parallelism
-	if limit <= 0 {
-		limit = DefaultParallelism
-	}
-	sem := make(chan struct{}, limit)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
-	for _, step := range steps {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			var released sync.Once
-			release := func() { released.Do(func() { <-sem }) }
-			defer release()
-			if err := r.createInstance(ctx, step, release); err != nil {
-				if ctx.Err() == nil {
-					r.o.Report.emit(Event{Kind: EventFailed, Project: r.p.Name, Service: step.Service, Slot: step.Slot,
-						Container: step.Container, Message: firstLine(err)})
-				}
-				once.Do(func() { first = err; cancel(err) })
-			}
-		}()
-	}
-	wg.Wait()
-	if first == nil && ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	return first
-}
-
 // createInstance creates (or starts) one instance, waits until it is ready,
 // and only then adds it to its front door's rotation. It calls release once
 // the instance started: the parallelism bound applies to the engine's
@@ -335,23 +375,34 @@ func (r *upRun) createInstance(ctx context.Context, step Step, release func()) e
 	svc := r.services[step.Service]
 	inst := created{ID: step.ID, Name: step.Container, Slot: step.Slot, WaitTimeout: r.opts.WaitTimeout}
 	if step.Kind == StepCreate {
-		id := uuid.NewString()
-		spec := svc.Template.Instance(r.p.Name, step.Slot, svc.Count, id)
-		containerID, err := r.o.createContainer(ctx, spec.Name, spec.Config, spec.Host, spec.Network, spec.Endpoint, spec.ExtraNetwork)
-		if err != nil {
+		var err error
+		if inst, err = r.newInstance(ctx, svc, step.Slot); err != nil {
 			return err
 		}
-		r.track(containerID)
-		inst.ID, inst.Name = containerID, spec.Name
-		r.o.Report.emit(Event{Kind: EventCreated, Project: r.p.Name, Service: svc.Name, Slot: step.Slot, Container: spec.Name})
 	}
 	if err := r.o.Engine.ContainerStart(ctx, inst.ID, container.StartOptions{}); err != nil {
 		return startError(inst.Name, &svc.Template.Host, err)
 	}
 	r.o.Report.emit(Event{Kind: EventStarted, Project: r.p.Name, Service: svc.Name, Slot: step.Slot, Container: inst.Name})
 	release()
+	if svc.OneShot {
+		return r.o.waitCompleted(ctx, r.p, svc.Service, inst)
+	}
 	if err := r.o.waitReady(ctx, r.p, svc.Service, inst); err != nil {
 		return err
 	}
 	return r.addToRotation(ctx, svc, inst)
+}
+
+// newInstance creates the container of a new instance in slot
+// without starting it, and remembers it for the cleanup.
+func (r *upRun) newInstance(ctx context.Context, svc *service, slot int) (created, error) {
+	spec := svc.Template.Instance(r.p.Name, slot, svc.Count, uuid.NewString())
+	id, err := r.o.createInstanceContainer(ctx, r.p, spec)
+	if err != nil {
+		return created{}, err
+	}
+	r.track(id)
+	r.o.Report.emit(Event{Kind: EventCreated, Project: r.p.Name, Service: svc.Name, Slot: slot, Container: spec.Name})
+	return created{ID: id, Name: spec.Name, Slot: slot, WaitTimeout: r.opts.WaitTimeout}, nil
 }

@@ -10,121 +10,9 @@ import (
 	"sync"
 
 	"github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/api/types/container"
+	"golang.org/x/sync/errgroup"
 )
-
-// ensureNetworks creates the networks of the selected services that do not
-// exist yet. An external network must exist already.
-func (r *upRun) ensureNetworks(ctx context.Context) error {
-	keys := map[string]bool{}
-	for _, svc := range r.services {
-		for key := range ServiceNetworks(svc.Service) {
-			keys[key] = true
-		}
-	}
-	for _, key := range slices.Sorted(maps.Keys(keys)) {
-		if err := r.ensureNetwork(ctx, key); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (r *upRun) ensureNetwork(ctx context.Context, key string) error {
-	name := NetworkName(r.p, key)
-	existing, err := r.o.Engine.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", name))})
-	if err != nil {
-		return fmt.Errorf("list networks: %w", err)
-	}
-	for _, n := range existing {
-		if n.Name == name {
-			return nil
-		}
-	}
-	cfg := r.p.Model.Networks[key]
-	if cfg.External {
-		return fmt.Errorf("network %q (key %q) is declared external but does not exist; create it with docker network create %s",
-			name, key, name)
-	}
-	opts := network.CreateOptions{
-		Driver:     cfg.Driver,
-		Options:    cfg.DriverOpts,
-		Internal:   cfg.Internal,
-		Attachable: cfg.Attachable,
-		EnableIPv6: cfg.EnableIPv6,
-		Labels:     map[string]string{LabelProject: r.p.Name, "io.clusterctl.network": key},
-	}
-	maps.Copy(opts.Labels, cfg.Labels)
-	if cfg.Ipam.Driver != "" || len(cfg.Ipam.Config) > 0 {
-		opts.IPAM = &network.IPAM{Driver: cfg.Ipam.Driver}
-		for _, pool := range cfg.Ipam.Config {
-			opts.IPAM.Config = append(opts.IPAM.Config, network.IPAMConfig{
-				Subnet: pool.Subnet, IPRange: pool.IPRange, Gateway: pool.Gateway,
-			})
-		}
-	}
-	resp, err := r.o.Engine.NetworkCreate(ctx, name, opts)
-	if err != nil {
-		return fmt.Errorf("create network %s: %w", name, err)
-	}
-	r.mu.Lock()
-	r.networks = append(r.networks, resp.ID)
-	r.mu.Unlock()
-	r.o.Report.emit(Event{Kind: EventCreated, Project: r.p.Name, Slot: -1, Message: "network " + name})
-	return nil
-}
-
-// ensureVolumes creates the named volumes of the selected services that do
-// not exist yet. An external volume must exist already.
-func (r *upRun) ensureVolumes(ctx context.Context) error {
-	for _, svc := range r.services {
-		for _, m := range svc.Template.Host.Mounts {
-			if m.Type != "volume" || m.Source == "" {
-				continue
-			}
-			if err := r.ensureVolume(ctx, m.Source); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (r *upRun) ensureVolume(ctx context.Context, name string) error {
-	list, err := r.o.Engine.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("name", name))})
-	if err != nil {
-		return fmt.Errorf("list volumes: %w", err)
-	}
-	for _, v := range list.Volumes {
-		if v.Name == name {
-			return nil
-		}
-	}
-	var key string
-	var cfg = r.p.Model.Volumes[name]
-	for k, v := range r.p.Model.Volumes {
-		if v.Name == name {
-			key, cfg = k, v
-		}
-	}
-	if cfg.External {
-		return fmt.Errorf("volume %q is declared external but does not exist; create it with docker volume create %s", name, name)
-	}
-	labels := map[string]string{LabelProject: r.p.Name, "io.clusterctl.volume": key}
-	maps.Copy(labels, cfg.Labels)
-	if _, err := r.o.Engine.VolumeCreate(ctx, volume.CreateOptions{
-		Name: name, Driver: cfg.Driver, DriverOpts: cfg.DriverOpts, Labels: labels,
-	}); err != nil {
-		return fmt.Errorf("create volume %s: %w", name, err)
-	}
-	r.mu.Lock()
-	r.volumes = append(r.volumes, name)
-	r.mu.Unlock()
-	r.o.Report.emit(Event{Kind: EventCreated, Project: r.p.Name, Slot: -1, Message: "volume " + name})
-	return nil
-}
 
 // loadRotations builds the rotation of every front door from the running
 // instances that stay, so that pushes after this run's changes keep them.
@@ -140,35 +28,75 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 		}
 		rot := newRotation(r.o, door.ID, svc.DrainTimeout)
 		r.doors[svc.Name] = rot
+		var running []ObservedContainer
 		for _, c := range observed {
-			if c.Service != svc.Name || c.Role != RoleInstance || c.State != "running" || c.Slot >= svc.Count {
+			if c.Service != svc.Name || c.Role != RoleInstance || c.State != "running" {
 				continue
 			}
-			b, info, err := r.o.inspectBackend(ctx, c.ID, c.Slot)
-			if err != nil {
-				return err
+			if c.Slot >= svc.Count {
+				// A slot beyond the count leaves the rotation with the first
+				// push, which removeInstances waits for before it stops the
+				// instance, and which returns once its requests drained.
+				r.o.Report.emit(Event{Kind: EventDraining, Project: r.p.Name, Service: svc.Name, Slot: c.Slot, Container: c.Name})
+				continue
 			}
-			switch instanceState(info) {
+			running = append(running, c)
+		}
+		backends := make([]Backend, len(running))
+		infos := make([]container.InspectResponse, len(running))
+		inspections, inspectCtx := errgroup.WithContext(ctx)
+		for i, c := range running {
+			inspections.Go(func() error {
+				var err error
+				backends[i], infos[i], err = r.o.inspectBackend(inspectCtx, c.ID, c.Slot)
+				return err
+			})
+		}
+		if err := inspections.Wait(); err != nil {
+			return err
+		}
+		for i, c := range running {
+			switch instanceState(infos[i]) {
 			case StateReady:
-				rot.add(b)
+				rot.add(backends[i])
 			case StateStarting:
 				r.pending = append(r.pending, pendingInstance{svc, created{ID: c.ID, Name: c.Name, Slot: c.Slot,
-					WaitTimeout: r.opts.WaitTimeout, Restarts: info.RestartCount}})
+					WaitTimeout: r.opts.WaitTimeout, Restarts: infos[i].RestartCount}})
 			}
 		}
-		// A new front door starts empty, so the first sync always pushes,
-		// and it pushes now, before anything else waits, so that a front
-		// door created by this run serves the instances that stay. Such a
-		// front door is no longer this run's to remove on failure.
+		// The first sync always pushes, because a front door that this run
+		// created starts empty, and one that restarted lost its rotation.
+		// It pushes now, before anything else waits, so that the front door
+		// serves the instances that stay. A front door created by this run
+		// is no longer this run's to remove on failure once it serves.
 		rot.version++
-		if len(rot.backends) > 0 {
+		if len(rot.backends) == 0 {
+			continue
+		}
+		if r.tracked(door.ID) {
 			if err := rot.sync(ctx); err != nil {
 				return err
 			}
 			r.untrack(door.ID)
+			continue
 		}
+		// A front door that existed before holds its rotation already in
+		// all but rare cases, so its push overlaps the run's first steps.
+		// A later sync waits for it, and pushes again if it failed.
+		r.background.Go(func() {
+			if err := rot.sync(ctx); err != nil && ctx.Err() == nil {
+				r.o.logger().Warn("push front door rotation", "container", door.Name, "err", err)
+			}
+		})
 	}
 	return nil
+}
+
+// tracked reports whether this run created the container.
+func (r *upRun) tracked(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Contains(r.containers, id)
 }
 
 // pendingInstance is a running instance that was not ready yet when the
@@ -178,12 +106,16 @@ type pendingInstance struct {
 	inst created
 }
 
-// waitPending waits until the pending instances are ready and puts them
-// into rotation; an instance is never served before it is ready.
-func (r *upRun) waitPending(ctx context.Context) error {
+// waitPending waits until the pending instances of service, or of every
+// service when service is empty, are ready and puts them into rotation. An
+// instance is never served before it is ready.
+func (r *upRun) waitPending(ctx context.Context, service string) error {
 	errs := make([]error, len(r.pending))
 	var wg sync.WaitGroup
 	for i, p := range r.pending {
+		if service != "" && p.svc.Name != service {
+			continue
+		}
 		wg.Go(func() {
 			if errs[i] = r.o.waitReady(ctx, r.p, p.svc.Service, p.inst); errs[i] == nil {
 				errs[i] = r.addToRotation(ctx, p.svc, p.inst)
@@ -277,6 +209,7 @@ func (o *Orchestrator) removeFrontDoor(ctx context.Context, project string, step
 func (r *upRun) cleanup(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
+	r.background.Wait()
 	r.mu.Lock()
 	containers := slices.Clone(r.containers)
 	networks, volumes := slices.Clone(r.networks), slices.Clone(r.volumes)

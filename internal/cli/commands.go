@@ -43,12 +43,15 @@ func upCommand() *cli.Command {
 		ArgsUsage: "[SERVICE...]",
 		Description: "Builds missing images for build: services, creates networks and volumes, starts front doors,\n" +
 			"creates missing instances and removes surplus ones, and returns when every instance is ready.\n" +
-			"Running up again with nothing changed does nothing.\n\n" + exitCodesHelp,
+			"Named services bring the services they depend on, and each service starts once its depends_on\n" +
+			"conditions hold. Running up again with nothing changed does nothing.\n\n" + exitCodesHelp,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "build", Usage: "rebuild images of build: services even when they exist"},
 			&cli.BoolFlag{Name: "remove-orphans", Usage: "remove containers of services that are no longer in the file"},
 			&cli.DurationFlag{Name: "wait-timeout", Usage: "readiness deadline for every instance, e.g. 90s; default: the healthcheck's own budget"},
 			&cli.IntFlag{Name: "parallel", Value: orchestrator.DefaultParallelism, Usage: "how many instances to create at once"},
+			&cli.BoolFlag{Name: "no-start", Usage: "create networks, volumes, front doors and instances without starting them; a later up starts them"},
+			&cli.BoolFlag{Name: "no-deps", Usage: "leave out the services that the named services depend on"},
 		},
 		Action: traced("clusterctl up", func(c *cli.Context) error {
 			p, err := loadProject(c)
@@ -65,6 +68,8 @@ func upCommand() *cli.Command {
 					RemoveOrphans: c.Bool("remove-orphans"),
 					WaitTimeout:   c.Duration("wait-timeout"),
 					Parallelism:   c.Int("parallel"),
+					NoStart:       c.Bool("no-start"),
+					NoDeps:        c.Bool("no-deps"),
 				})
 			})
 		}),
@@ -152,31 +157,6 @@ func stateCell(r orchestrator.InstanceStatus) string {
 		details = append(details, r.Backoff)
 	}
 	return r.State + " (" + strings.Join(details, ", ") + ")"
-}
-
-func logsCommand() *cli.Command {
-	return &cli.Command{
-		Name:        "logs",
-		Usage:       "print the merged output of instances, each line prefixed service.slot",
-		ArgsUsage:   "[SERVICE or INSTANCE...]",
-		Description: "INSTANCE is service.slot or a container name. Output of instances that exited is included.\n\n" + exitCodesHelp,
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new output"},
-			&cli.StringFlag{Name: "tail", Value: "all", Usage: "print the last `N` lines of each instance"},
-			&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "prefix each line with its RFC 3339 time"},
-			&cli.StringFlag{Name: "since", Usage: "only output after `TIME`: RFC 3339 or a duration such as 10m"},
-		},
-		Action: func(c *cli.Context) error {
-			o, name, err := openProject(c)
-			if err != nil {
-				return err
-			}
-			return o.Logs(c.Context, name, orchestrator.LogsOptions{
-				Targets: c.Args().Slice(), Follow: c.Bool("follow"), Tail: c.String("tail"),
-				Timestamps: c.Bool("timestamps"), Since: c.String("since"),
-			}, c.App.Writer)
-		},
-	}
 }
 
 func versionCommand() *cli.Command {

@@ -20,22 +20,43 @@ const placeholderInstanceID = "<generated per container>"
 
 // resolvedService is clusterctl's view of one service in `config` output.
 type resolvedService struct {
-	Instances    int                 `json:"instances" yaml:"instances"`
+	Instances int `json:"instances" yaml:"instances"`
+	// OneShot is true for a service that runs to completion, because another
+	// service depends on it with condition service_completed_successfully.
+	OneShot      bool                `json:"one_shot,omitempty" yaml:"one_shot,omitempty"`
 	InstanceVar  string              `json:"instance_var,omitempty" yaml:"instance_var,omitempty"`
 	Ready        *compose.ReadyProbe `json:"ready,omitempty" yaml:"ready,omitempty"`
 	MinUptime    string              `json:"min_uptime,omitempty" yaml:"min_uptime,omitempty"`
 	DrainTimeout string              `json:"drain_timeout" yaml:"drain_timeout"`
 	FrontDoor    *compose.Proxy      `json:"front_door,omitempty" yaml:"front_door,omitempty"`
-	// Environment maps each slot to the environment its instance gets.
-	Environment map[int][]string `json:"environment" yaml:"environment"`
+	// Slots lists what each instance gets, slot by slot.
+	Slots []resolvedInstance `json:"slots" yaml:"slots"`
 }
+
+// resolvedInstance is one slot's instance in `config` output. Values that
+// exist only once the container does are placeholders in angle brackets.
+type resolvedInstance struct {
+	Slot        int               `json:"slot" yaml:"slot"`
+	Name        string            `json:"name" yaml:"name"`
+	Environment []string          `json:"environment" yaml:"environment"`
+	Labels      map[string]string `json:"labels" yaml:"labels"`
+}
+
+// Placeholders for values that exist only once a container does.
+const (
+	placeholderImageID  = "<image ID>"
+	placeholderRevision = "<revision>"
+	placeholderTemplate = "<instance template as JSON>"
+)
 
 func configCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "config",
-		Usage: "print the resolved project: the compose model after interpolation and defaults, with instance counts and each instance's environment",
-		Description: "The engine's CPU count resolves instances: max; without an engine this machine's CPU count is used.\n" +
-			"service.instance.id is shown as a placeholder, because it is generated per container.\n\n" + exitCodesHelp,
+		Usage: "print the resolved project: the compose model after interpolation and defaults, with instance counts and each instance's name, environment and labels",
+		Description: "Each service gets an x-clusterctl-resolved entry with its instance count and, per slot, the instance's\n" +
+			"container name pattern, environment and labels. The engine's CPU count resolves instances: max; without\n" +
+			"an engine this machine's CPU count is used. Values that exist only once a container does, such as\n" +
+			"service.instance.id and the revision, are placeholders in angle brackets.\n\n" + exitCodesHelp,
 		Flags: []cli.Flag{&cli.StringFlag{Name: "format", Value: "yaml", Usage: "output format: yaml or json"}},
 		Action: func(c *cli.Context) error {
 			format := c.String("format")
@@ -79,28 +100,46 @@ func resolvedDocument(c *cli.Context, p *compose.Project) (map[string]any, error
 		if entry == nil {
 			continue
 		}
-		entry["x-clusterctl-resolved"] = resolveService(p, svc, cpus)
+		resolved, err := resolveService(p, svc, cpus)
+		if err != nil {
+			return nil, err
+		}
+		entry["x-clusterctl-resolved"] = resolved
 	}
 	return doc, nil
 }
 
-func resolveService(p *compose.Project, svc *compose.Service, cpus int) resolvedService {
+func resolveService(p *compose.Project, svc *compose.Service, cpus int) (resolvedService, error) {
 	count := svc.Instances.Resolve(cpus)
 	out := resolvedService{
-		Instances: count, InstanceVar: svc.InstanceVar, Ready: svc.Ready,
-		DrainTimeout: svc.DrainTimeout.String(), FrontDoor: svc.Proxy, Environment: map[int][]string{},
+		Instances: count, OneShot: svc.OneShot, InstanceVar: svc.InstanceVar, Ready: svc.Ready,
+		DrainTimeout: svc.DrainTimeout.String(), FrontDoor: svc.Proxy, Slots: []resolvedInstance{},
 	}
 	if svc.MinUptime > 0 {
 		out.MinUptime = svc.MinUptime.String()
 	}
-	env, _ := orchestrator.NewEnvTemplate(p.Name, svc, "")
+	tmpl, _, err := orchestrator.NewTemplate(p, svc, placeholderImageID, "")
+	if err != nil {
+		return resolvedService{}, err
+	}
 	for slot := range count {
-		out.Environment[slot] = env.Instance(orchestrator.InstanceVars{
-			Slot: slot, Count: count, InstanceID: placeholderInstanceID,
-			Name: fmt.Sprintf("%s-%s-%d-<id>", p.Name, svc.Name, slot), Revision: "<revision>",
+		name := svc.Config.ContainerName
+		if name == "" {
+			name = fmt.Sprintf("%s-%s-%d-<id>", p.Name, svc.Name, slot)
+		}
+		labels := tmpl.Instance(p.Name, slot, count, placeholderInstanceID).Config.Labels
+		labels[orchestrator.LabelRevision] = placeholderRevision
+		labels[orchestrator.LabelSpec] = placeholderTemplate
+		out.Slots = append(out.Slots, resolvedInstance{
+			Slot: slot,
+			Name: name,
+			Environment: tmpl.Env.Instance(orchestrator.InstanceVars{
+				Slot: slot, Count: count, InstanceID: placeholderInstanceID, Name: name, Revision: placeholderRevision,
+			}),
+			Labels: labels,
 		})
 	}
-	return out
+	return out, nil
 }
 
 // engineCPUs returns the engine's CPU count, or this machine's when no

@@ -42,8 +42,15 @@ func frontDoorCommand() *cli.Command {
 				Name:      "members",
 				Usage:     "replace the rotation and wait for removed instances to drain",
 				ArgsUsage: "MEMBERSHIP_JSON",
-				Flags:     []cli.Flag{socket},
+				Flags: []cli.Flag{socket, &cli.BoolFlag{Name: "stream",
+					Usage: "read one membership JSON per line from standard input and reply one JSON line each, until the input ends"}},
 				Action: func(c *cli.Context) error {
+					if c.Bool("stream") {
+						if c.NArg() != 0 {
+							return usagef("members --stream reads standard input and takes no argument, got %d", c.NArg())
+						}
+						return frontdoor.ServeMembersStream(c.Context, c.String("socket"), c.App.Reader, c.App.Writer)
+					}
 					if c.NArg() != 1 {
 						return usagef("members takes one JSON argument, got %d", c.NArg())
 					}

@@ -63,7 +63,9 @@ func rolloutCommand() *cli.Command {
 				return err
 			}
 			return mutate(c, p.Name, func(o *orchestrator.Orchestrator) error {
-				return o.Up(c.Context, p, orchestrator.UpOptions{Services: c.Args().Slice(), WaitTimeout: c.Duration("wait-timeout")})
+				return o.Up(c.Context, p, orchestrator.UpOptions{
+					Services: c.Args().Slice(), WaitTimeout: c.Duration("wait-timeout"), NoDeps: true,
+				})
 			})
 		}),
 		Subcommands: []*cli.Command{rolloutStatusCommand(), rolloutHistoryCommand(), rolloutUndoCommand(), rolloutRestartCommand()},
@@ -213,32 +215,55 @@ func scaleCommand() *cli.Command {
 		Name:      "scale",
 		Usage:     "change instance counts and nothing else",
 		ArgsUsage: "SERVICE=N...",
-		Description: "N is an integer, max (the engine's CPU count) or negative (CPUs minus n). Scaling down drains\n" +
-			"the highest slots through the front door before it stops them.\n\n" + exitCodesHelp,
+		Description: "N is an integer, max (the engine's CPU count) or negative (CPUs minus n, at least 1). New\n" +
+			"instances run the configuration the service runs now, not the file's: up applies the file.\n" +
+			"Slots stay contiguous: scaling down removes the highest slots, which leave the front door and\n" +
+			"drain their requests in flight before they stop. A service already at N is left alone.\n\n" + exitCodesHelp,
+		Flags: []cli.Flag{
+			&cli.DurationFlag{Name: "wait-timeout", Usage: "readiness deadline for every new instance, e.g. 90s; default: the healthcheck's own budget"},
+		},
 		Action: traced("clusterctl scale", func(c *cli.Context) error {
-			if c.NArg() == 0 {
-				return usagef("scale needs at least one SERVICE=N argument")
+			targets, err := parseScaleArgs(c.Args().Slice())
+			if err != nil {
+				return err
 			}
 			p, err := loadProject(c)
 			if err != nil {
 				return err
 			}
-			var services []string
-			for _, arg := range c.Args().Slice() {
-				name, count, err := parseScale(arg)
-				if err != nil {
+			// An unknown service fails here, before the lock is taken.
+			for _, target := range targets {
+				if _, err := p.Select([]string{target.Service}); err != nil {
 					return err
 				}
-				if err := p.SetInstances(name, count); err != nil {
-					return err
-				}
-				services = append(services, name)
 			}
 			return mutate(c, p.Name, func(o *orchestrator.Orchestrator) error {
-				return o.Up(c.Context, p, orchestrator.UpOptions{Services: services})
+				return o.Scale(c.Context, p, targets, orchestrator.UpOptions{WaitTimeout: c.Duration("wait-timeout"), NoDeps: true})
 			})
 		}),
 	}
+}
+
+// parseScaleArgs reads the SERVICE=N arguments of scale. A service named
+// twice is a usage error.
+func parseScaleArgs(args []string) ([]orchestrator.ScaleTarget, error) {
+	if len(args) == 0 {
+		return nil, usagef("scale needs at least one SERVICE=N argument, e.g. clusterctl scale web=4")
+	}
+	var targets []orchestrator.ScaleTarget
+	seen := map[string]string{}
+	for _, arg := range args {
+		name, count, err := parseScale(arg)
+		if err != nil {
+			return nil, err
+		}
+		if first, ok := seen[name]; ok {
+			return nil, usagef("service %s is named twice (%s and %s); give one count per service", name, first, arg)
+		}
+		seen[name] = arg
+		targets = append(targets, orchestrator.ScaleTarget{Service: name, Count: count})
+	}
+	return targets, nil
 }
 
 func parseScale(arg string) (string, compose.InstanceCount, error) {
@@ -251,7 +276,7 @@ func parseScale(arg string) (string, compose.InstanceCount, error) {
 	}
 	n, err := strconv.Atoi(value)
 	if err != nil {
-		return "", compose.InstanceCount{}, usagef("invalid instance count %q for %s: use an integer or max", value, name)
+		return "", compose.InstanceCount{}, usagef("invalid instance count %q for %s: use an integer such as 4, a negative number for the CPU count minus n, or max", value, name)
 	}
 	return name, compose.InstanceCount{Fixed: n}, nil
 }

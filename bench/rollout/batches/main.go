@@ -2,27 +2,29 @@
 // --progress json up` from stdin and prints, as one JSON object, how the
 // rollout of one service spent its time:
 //
-//	{"batches":[{"slots":[0],"ready":S,"after":S,"steps":[...]}],"ready_sum":S,"before":S,"span":S}
+//	{"batches":[{"slots":[0],"ready":S,"created_ready":S,"after":S,"steps":[...]}],
+//	 "ready_sum":S,"created_ready_sum":S,"before":S,"span":S}
 //
 // All values are seconds. A batch is -parallelism consecutive "created"
 // events of the service's instances, in time order; clusterctl replaces
-// one batch completely before it creates the next. "ready" is the time
-// from the batch's first created event to its last ready event, and
-// ready_sum adds them up. "after" is the time from that last ready event
-// to the next batch's first created event, or to the last event for the
-// final batch: it covers taking the old instances out of the front door,
-// draining and stopping them. "before" is the time from the first event
-// to the first created event, and span the time from the first event to
-// the last, so span = before + the sum of every ready and after.
+// one batch completely before it creates the next. A batch starts at its
+// "batch" event, which clusterctl prints right before it creates the
+// batch's instances, or at its first created event when the events have
+// no batch events. "ready" is the time from the batch's start to its last
+// ready event, so it includes the engine's ContainerCreate calls, and
+// ready_sum adds them up. "created_ready" and created_ready_sum measure
+// from the first created event instead. "after" is the time from the last
+// ready event to the next batch's start, or to the last event for the
+// final batch: it covers swapping the instances in the front door and, at
+// the end, removing the old instances. "before" is the time from the first
+// event to the first batch's start, and span the time from the first event
+// to the last, so span = before + the sum of every ready and after.
 //
-// "steps" splits a batch further. Its window runs from its first created
-// event to the next batch's first created event, or to the last event for
-// the final batch. Each kind of event of the batch's slots in that window,
-// old and new instances alike, is one step. A step's time is its
-// last event of that kind, steps are in time order, and each one's seconds
-// count from the previous step.
-// A created event is emitted once ContainerCreate returned, so the create
-// call of a batch's instances falls in the previous batch's last step.
+// "steps" splits a batch further. Its window runs from its start to the
+// next batch's start, or to the last event for the final batch. Each kind
+// of event of the batch's slots in that window, old and new instances
+// alike, is one step. A step's time is its last event of that kind, steps
+// are in time order, and each one's seconds count from the previous step.
 package main
 
 import (
@@ -48,10 +50,11 @@ type event struct {
 
 // batch is one rollout batch in the output.
 type batch struct {
-	Slots []int   `json:"slots"`
-	Ready float64 `json:"ready"`
-	After float64 `json:"after"`
-	Steps []step  `json:"steps"`
+	Slots        []int   `json:"slots"`
+	Ready        float64 `json:"ready"`
+	CreatedReady float64 `json:"created_ready"`
+	After        float64 `json:"after"`
+	Steps        []step  `json:"steps"`
 }
 
 // step is one kind of event of a batch's slots, such as "started" or
@@ -63,10 +66,11 @@ type step struct {
 
 // summary is the JSON object batches prints.
 type summary struct {
-	Batches  []batch `json:"batches"`
-	ReadySum float64 `json:"ready_sum"`
-	Before   float64 `json:"before"`
-	Span     float64 `json:"span"`
+	Batches         []batch `json:"batches"`
+	ReadySum        float64 `json:"ready_sum"`
+	CreatedReadySum float64 `json:"created_ready_sum"`
+	Before          float64 `json:"before"`
+	Span            float64 `json:"span"`
 }
 
 func main() {
@@ -117,26 +121,33 @@ func readEvents(r io.Reader) ([]event, error) {
 // summarize groups the service's created events into batches and times
 // each batch against the ready events of the same containers.
 func summarize(events []event, service string, parallelism int) (summary, error) {
-	created, ready := instanceEvents(events, service)
+	created, ready, batchEvents := instanceEvents(events, service)
 	if len(created) == 0 {
 		return summary{}, fmt.Errorf("no created event for service %q: was it rolled out?", service)
 	}
+	chunks := slices.Collect(slices.Chunk(created, parallelism))
+	starts := make([]time.Time, len(chunks))
+	for i, chunk := range chunks {
+		starts[i] = chunk[0].Time
+		if len(batchEvents) == len(chunks) {
+			starts[i] = batchEvents[i].Time
+		}
+	}
 	first, last := events[0].Time, events[len(events)-1].Time
-	s := summary{Before: created[0].Time.Sub(first).Seconds(), Span: last.Sub(first).Seconds()}
+	s := summary{Before: starts[0].Sub(first).Seconds(), Span: last.Sub(first).Seconds()}
 	var lastReady time.Time
-	var starts []time.Time
-	for chunk := range slices.Chunk(created, parallelism) {
-		b, end, err := timeBatch(chunk, ready)
+	for i, chunk := range chunks {
+		b, end, err := timeBatch(chunk, ready, starts[i])
 		if err != nil {
 			return summary{}, err
 		}
 		if n := len(s.Batches); n > 0 {
-			s.Batches[n-1].After = chunk[0].Time.Sub(lastReady).Seconds()
+			s.Batches[n-1].After = starts[i].Sub(lastReady).Seconds()
 		}
 		lastReady = end
-		starts = append(starts, chunk[0].Time)
 		s.Batches = append(s.Batches, b)
 		s.ReadySum += b.Ready
+		s.CreatedReadySum += b.CreatedReady
 	}
 	s.Batches[len(s.Batches)-1].After = last.Sub(lastReady).Seconds()
 	for i := range s.Batches {
@@ -173,28 +184,30 @@ func timeSteps(events []event, service string, slots []int, start, end time.Time
 	return steps
 }
 
-// instanceEvents returns the service's instance created events in time
-// order and its ready events by container name.
-func instanceEvents(events []event, service string) ([]event, map[string]time.Time) {
-	var created []event
-	ready := map[string]time.Time{}
+// instanceEvents returns the service's instance created events and its
+// batch events in time order, and its ready events by container name.
+func instanceEvents(events []event, service string) (created []event, ready map[string]time.Time, batches []event) {
+	ready = map[string]time.Time{}
 	for _, e := range events {
-		if e.Service != service || e.Slot < 0 {
+		if e.Service != service {
 			continue
 		}
-		switch e.Kind {
-		case "created":
+		switch {
+		case e.Kind == "batch":
+			batches = append(batches, e)
+		case e.Slot < 0:
+		case e.Kind == "created":
 			created = append(created, e)
-		case "ready":
+		case e.Kind == "ready":
 			ready[e.Container] = e.Time
 		}
 	}
-	return created, ready
+	return created, ready, batches
 }
 
-// timeBatch returns one batch's slots and readiness time, and the time of
-// its last ready event.
-func timeBatch(chunk []event, ready map[string]time.Time) (batch, time.Time, error) {
+// timeBatch returns one batch's slots and readiness times, from start and
+// from its first created event, and the time of its last ready event.
+func timeBatch(chunk []event, ready map[string]time.Time, start time.Time) (batch, time.Time, error) {
 	b := batch{}
 	var end time.Time
 	for _, e := range chunk {
@@ -207,6 +220,7 @@ func timeBatch(chunk []event, ready map[string]time.Time) (batch, time.Time, err
 		}
 		b.Slots = append(b.Slots, e.Slot)
 	}
-	b.Ready = end.Sub(chunk[0].Time).Seconds()
+	b.Ready = end.Sub(start).Seconds()
+	b.CreatedReady = end.Sub(chunk[0].Time).Seconds()
 	return b, end, nil
 }

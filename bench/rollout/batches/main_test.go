@@ -71,6 +71,44 @@ func TestSummarize_Parallelism(t *testing.T) {
 	}
 }
 
+// TestSummarize_BatchEvents times batches from their batch events, which
+// come before the create calls, and keeps the times from the created
+// events beside them.
+func TestSummarize_BatchEvents(t *testing.T) {
+	t.Parallel()
+	input := `{"time":"2026-12-04T10:00:00Z","kind":"info","service":"web","slot":-1,"message":"rolling out"}
+{"time":"2026-12-04T10:00:00.2Z","kind":"batch","service":"web","slot":-1,"message":"batch 1 of 2: slots 0"}
+{"time":"2026-12-04T10:00:00.5Z","kind":"created","service":"web","slot":0,"container":"p-web-0-b"}
+{"time":"2026-12-04T10:00:01.5Z","kind":"ready","service":"web","slot":0,"container":"p-web-0-b"}
+{"time":"2026-12-04T10:00:01.6Z","kind":"batch","service":"web","slot":-1,"message":"batch 2 of 2: slots 1"}
+{"time":"2026-12-04T10:00:01.7Z","kind":"batch","service":"other","slot":-1,"message":"batch 1 of 1: slots 0"}
+{"time":"2026-12-04T10:00:01.9Z","kind":"created","service":"web","slot":1,"container":"p-web-1-b"}
+{"time":"2026-12-04T10:00:02.2Z","kind":"ready","service":"web","slot":1,"container":"p-web-1-b"}
+{"time":"2026-12-04T10:00:02.5Z","kind":"removed","service":"web","slot":1,"container":"p-web-1-a"}
+`
+	events, err := readEvents(strings.NewReader(input))
+	if err != nil {
+		t.Fatalf("readEvents: %v", err)
+	}
+	s, err := summarize(events, "web", 1)
+	if err != nil {
+		t.Fatalf("summarize: %v", err)
+	}
+	if len(s.Batches) != 2 {
+		t.Fatalf("got %d batches, want 2: %+v", len(s.Batches), s.Batches)
+	}
+	assertSeconds(t, "ready of batch 0", s.Batches[0].Ready, 1.3)
+	assertSeconds(t, "ready of batch 1", s.Batches[1].Ready, 0.6)
+	assertSeconds(t, "created_ready of batch 0", s.Batches[0].CreatedReady, 1.0)
+	assertSeconds(t, "created_ready of batch 1", s.Batches[1].CreatedReady, 0.3)
+	assertSeconds(t, "after of batch 0", s.Batches[0].After, 0.1)
+	assertSeconds(t, "after of batch 1", s.Batches[1].After, 0.3)
+	assertSeconds(t, "ready_sum", s.ReadySum, 1.9)
+	assertSeconds(t, "created_ready_sum", s.CreatedReadySum, 1.3)
+	assertSeconds(t, "before", s.Before, 0.2)
+	assertSteps(t, s.Batches[1].Steps, []step{{"created", 0.3}, {"ready", 0.3}, {"removed", 0.3}})
+}
+
 func TestSummarize_NeverReady(t *testing.T) {
 	t.Parallel()
 	input := `{"time":"2026-12-04T10:00:00Z","kind":"created","service":"web","slot":0,"container":"p-web-0-b"}
