@@ -132,10 +132,27 @@ func (o *Orchestrator) waitReady(ctx context.Context, p *compose.Project, svc *c
 		if time.Since(start) > g.deadline {
 			return o.instanceError(ctx, svc, inst, fmt.Sprintf("not ready after %s (%s)", g.deadline, g.kind), health)
 		}
-		if err := sleep(ctx, pollInterval); err != nil {
+		if err := sleep(ctx, nextPoll(g, info)); err != nil {
 			return err
 		}
 	}
+}
+
+// nextPoll returns how long to wait before the next check: pollInterval,
+// or less when an uptime gate passes sooner, so that the instance counts as
+// ready when its minimum uptime is reached rather than up to a poll later.
+func nextPoll(g gate, info container.InspectResponse) time.Duration {
+	if g.kind != "uptime" || info.State == nil {
+		return pollInterval
+	}
+	started, err := time.Parse(time.RFC3339Nano, info.State.StartedAt)
+	if err != nil || started.IsZero() {
+		return pollInterval
+	}
+	if remaining := g.minUptime - time.Since(started); remaining > 0 && remaining < pollInterval {
+		return remaining + time.Millisecond
+	}
+	return pollInterval
 }
 
 // crashed reports whether a container stopped running, or restarted more

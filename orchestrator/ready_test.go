@@ -3,6 +3,9 @@ package orchestrator
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
 
 	"github.com/clusterctl/clusterctl/compose"
 )
@@ -28,5 +31,23 @@ func TestUp_ReadyProbeGate(t *testing.T) {
 	}
 	if names := engine.names(); len(names) != 1 || !strings.HasPrefix(names[0], "shop-web-0-") {
 		t.Errorf("containers = %v, want the instance alone once its probe is removed", names)
+	}
+}
+
+func TestNextPoll(t *testing.T) {
+	t.Parallel()
+	startedAgo := func(d time.Duration) container.InspectResponse {
+		return container.InspectResponse{ContainerJSONBase: &container.ContainerJSONBase{
+			State: &container.State{StartedAt: time.Now().Add(-d).Format(time.RFC3339Nano)}}}
+	}
+	uptime := gate{kind: "uptime", minUptime: time.Second}
+	if got := nextPoll(uptime, startedAgo(100*time.Millisecond)); got != pollInterval {
+		t.Errorf("uptime gate far from its end: nextPoll = %s, want %s", got, pollInterval)
+	}
+	if got := nextPoll(uptime, startedAgo(950*time.Millisecond)); got >= pollInterval || got <= 0 {
+		t.Errorf("uptime gate 50ms from its end: nextPoll = %s, want less than %s", got, pollInterval)
+	}
+	if got := nextPoll(gate{kind: "healthcheck"}, startedAgo(950*time.Millisecond)); got != pollInterval {
+		t.Errorf("healthcheck gate: nextPoll = %s, want %s", got, pollInterval)
 	}
 }
