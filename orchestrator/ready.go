@@ -138,9 +138,17 @@ func (o *Orchestrator) waitReady(ctx context.Context, p *compose.Project, svc *c
 	}
 }
 
-// nextPoll returns how long to wait before the next check: pollInterval,
-// or less when an uptime gate passes sooner, so that the instance counts as
-// ready when its minimum uptime is reached rather than up to a poll later.
+// uptimePollLimit bounds the wait between two checks of an uptime-gated
+// instance, so that a crash shows within a second.
+const uptimePollLimit = time.Second
+
+// nextPoll returns how long to wait before the next check. An uptime gate
+// waits until the minimum uptime is reached, at most uptimePollLimit, so
+// that the instance counts as ready when it has run long enough, and so
+// that an up of many instances does not inspect each one five times a
+// second while the engine is busy creating the others. A crash in between
+// shows at the next check, because the engine's restart count and state
+// keep it. Other gates poll every pollInterval.
 func nextPoll(g gate, info container.InspectResponse) time.Duration {
 	if g.kind != "uptime" || info.State == nil {
 		return pollInterval
@@ -149,8 +157,8 @@ func nextPoll(g gate, info container.InspectResponse) time.Duration {
 	if err != nil || started.IsZero() {
 		return pollInterval
 	}
-	if remaining := g.minUptime - time.Since(started); remaining > 0 && remaining < pollInterval {
-		return remaining + time.Millisecond
+	if remaining := g.minUptime - time.Since(started); remaining > 0 {
+		return min(remaining+time.Millisecond, uptimePollLimit)
 	}
 	return pollInterval
 }

@@ -41,11 +41,18 @@ func TestNextPoll(t *testing.T) {
 			State: &container.State{StartedAt: time.Now().Add(-d).Format(time.RFC3339Nano)}}}
 	}
 	uptime := gate{kind: "uptime", minUptime: time.Second}
-	if got := nextPoll(uptime, startedAgo(100*time.Millisecond)); got != pollInterval {
-		t.Errorf("uptime gate far from its end: nextPoll = %s, want %s", got, pollInterval)
+	if got := nextPoll(uptime, startedAgo(100*time.Millisecond)); got < 800*time.Millisecond || got > 950*time.Millisecond {
+		t.Errorf("uptime gate 900ms from its end: nextPoll = %s, want the remaining time", got)
 	}
 	if got := nextPoll(uptime, startedAgo(950*time.Millisecond)); got >= pollInterval || got <= 0 {
 		t.Errorf("uptime gate 50ms from its end: nextPoll = %s, want less than %s", got, pollInterval)
+	}
+	long := gate{kind: "uptime", minUptime: time.Minute}
+	if got := nextPoll(long, startedAgo(time.Second)); got != uptimePollLimit {
+		t.Errorf("uptime gate a minute from its end: nextPoll = %s, want %s", got, uptimePollLimit)
+	}
+	if got := nextPoll(uptime, startedAgo(2*time.Second)); got != pollInterval {
+		t.Errorf("uptime gate passed: nextPoll = %s, want %s", got, pollInterval)
 	}
 	if got := nextPoll(gate{kind: "healthcheck"}, startedAgo(950*time.Millisecond)); got != pollInterval {
 		t.Errorf("healthcheck gate: nextPoll = %s, want %s", got, pollInterval)
