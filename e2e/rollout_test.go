@@ -97,9 +97,11 @@ func TestRollout_BadRevisionRollsBack(t *testing.T) {
 			want:     []string{"exited with code 3", "exiting with code 3: DEMO_EXIT_AFTER=200ms elapsed"},
 		},
 		{
-			name:     "never ready",
-			env:      map[string]string{"DEMO_NEVER_READY": "1"},
-			spec:     rolloutSpec{HealthTimeout: "500ms", HealthRetries: 2},
+			name: "never ready",
+			env:  map[string]string{"DEMO_NEVER_READY": "1"},
+			// 2s, so that on a busy engine the last health output is the
+			// 503 answer rather than a timed-out check.
+			spec:     rolloutSpec{HealthTimeout: "2s", HealthRetries: 2},
 			versions: []string{"v2"},
 			keepsOld: true,
 			want:     []string{"healthcheck: 503 Service Unavailable", "worker started"},

@@ -319,9 +319,13 @@ func (f *fakeEngine) ContainerInspect(_ context.Context, id string) (container.I
 		state.ExitCode = c.exitCode
 		state.StartedAt = c.started.Format(time.RFC3339Nano)
 	}
+	// As on the engine, a container has an address only while it runs.
 	endpoints := map[string]*network.EndpointSettings{}
 	for i, n := range c.networks {
-		endpoints[n] = &network.EndpointSettings{IPAddress: fmt.Sprintf("10.9.0.%d", i+2)}
+		endpoints[n] = &network.EndpointSettings{}
+		if c.running {
+			endpoints[n].IPAddress = fmt.Sprintf("10.9.0.%d", i+2)
+		}
 	}
 	info := container.InspectResponse{
 		ContainerJSONBase: &container.ContainerJSONBase{ID: c.id, Name: "/" + c.name, State: state, HostConfig: &c.host},

@@ -211,10 +211,16 @@ func (o *Orchestrator) inspectBackend(ctx context.Context, id string, slot int) 
 	if err != nil {
 		return Backend{}, info, fmt.Errorf("inspect %s: %w", shortID(id), err)
 	}
+	b, err := backendFrom(info, slot)
+	return b, info, err
+}
+
+// backendFrom returns the rotation entry of an inspected instance.
+func backendFrom(info container.InspectResponse, slot int) (Backend, error) {
 	name := strings.TrimPrefix(info.Name, "/")
 	_, addr := instanceAddress(info)
 	if addr == "" {
-		return Backend{}, info, fmt.Errorf("instance %s has no network address for its front door", name)
+		return Backend{}, fmt.Errorf("instance %s has no network address for its front door", name)
 	}
-	return Backend{ID: id, Name: name, Slot: slot, Addr: addr}, info, nil
+	return Backend{ID: info.ID, Name: name, Slot: slot, Addr: addr}, nil
 }

@@ -127,8 +127,21 @@ func (r *upRun) waitPending(ctx context.Context, service string) error {
 }
 
 // readyBackend returns the rotation entry of an instance and its ps state.
+// An instance that stopped, or was removed, since the caller listed it has
+// no entry and no state: a command killed while it stopped an old instance
+// leaves the engine stopping it.
 func (o *Orchestrator) readyBackend(ctx context.Context, c ObservedContainer) (Backend, string, error) {
-	b, info, err := o.inspectBackend(ctx, c.ID, c.Slot)
+	info, err := o.Engine.ContainerInspect(ctx, c.ID)
+	if errdefs.IsNotFound(err) {
+		return Backend{}, "", nil
+	}
+	if err != nil {
+		return Backend{}, "", fmt.Errorf("inspect %s: %w", c.Name, err)
+	}
+	if info.State == nil || !info.State.Running {
+		return Backend{}, "", nil
+	}
+	b, err := backendFrom(info, c.Slot)
 	if err != nil {
 		return Backend{}, "", err
 	}
