@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -142,20 +141,7 @@ func differingFields(a, b string) []string {
 	if json.Unmarshal([]byte(a), &left) != nil || json.Unmarshal([]byte(b), &right) != nil {
 		return []string{"the settings"}
 	}
-	keys := map[string]bool{}
-	for k := range left {
-		keys[k] = true
-	}
-	for k := range right {
-		keys[k] = true
-	}
-	var fields []string
-	for _, k := range slices.Sorted(maps.Keys(keys)) {
-		if !reflect.DeepEqual(left[k], right[k]) {
-			fields = append(fields, k)
-		}
-	}
-	return fields
+	return changedKeys(left, right)
 }
 
 // ensureResources creates the networks and volumes of the selected
