@@ -177,6 +177,7 @@ services:
     volumes:
       - data:/data
       - shared:/shared
+      - /cache
 volumes:
   data:
     driver: local
@@ -223,18 +224,46 @@ volumes:
 	if !slices.Contains(sources, dataName) || !slices.Contains(sources, external) {
 		t.Errorf("instance mounts %v, want %s and %s", sources, dataName, external)
 	}
+	anonymous := anonymousVolume(t, web[0], "/cache")
 
+	// As in Docker Compose, down keeps anonymous volumes and down --volumes
+	// removes them with their containers.
 	p.mustRun("down")
 	if _, err := engine.VolumeInspect(context.Background(), dataName); err != nil {
 		t.Errorf("down without --volumes removed %s: %v", dataName, err)
 	}
+	if _, err := engine.VolumeInspect(context.Background(), anonymous); err != nil {
+		t.Errorf("down without --volumes removed the anonymous volume %s: %v", anonymous, err)
+	}
+	if err := engine.VolumeRemove(context.Background(), anonymous, true); err != nil {
+		t.Errorf("remove the anonymous volume %s: %v", anonymous, err)
+	}
+	p.mustRun("up")
+	anonymous = anonymousVolume(t, only(t, p, "web"), "/cache")
 	p.mustRun("down", "--volumes")
 	if _, err := engine.VolumeInspect(context.Background(), dataName); err == nil {
 		t.Errorf("down --volumes kept %s", dataName)
 	}
+	if _, err := engine.VolumeInspect(context.Background(), anonymous); err == nil {
+		t.Errorf("down --volumes kept the anonymous volume %s at /cache", anonymous)
+	}
 	if _, err := engine.VolumeInspect(context.Background(), external); err != nil {
 		t.Errorf("down --volumes removed the external volume %s: %v", external, err)
 	}
+}
+
+// anonymousVolume returns the name of the volume mounted at target, and
+// removes it when the test ends in case the test failed before it did.
+func anonymousVolume(t *testing.T, c container.InspectResponse, target string) string {
+	t.Helper()
+	for _, m := range c.Mounts {
+		if m.Destination == target && m.Type == "volume" {
+			t.Cleanup(func() { _ = engine.VolumeRemove(context.Background(), m.Name, true) })
+			return m.Name
+		}
+	}
+	t.Fatalf("%s has no volume at %s: %+v", c.Name, target, c.Mounts)
+	return ""
 }
 
 // dependsOnCompose is db, a one-shot migrate that waits for db to be

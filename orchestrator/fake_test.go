@@ -76,6 +76,8 @@ type fakeEngine struct {
 	// for a request with an end time, filtered by container, event and
 	// label as the engine filters them.
 	pastEvents []events.Message
+	// removed lists every ContainerRemove of a container that existed.
+	removed []removal
 	// inspectHook, when set, may change what ContainerInspect returns for
 	// a container name, to act out crashes. It runs with f.mu held.
 	inspectHook func(name string, info *container.InspectResponse)
@@ -92,6 +94,13 @@ type fakeContainer struct {
 	exited   bool
 	exitCode int
 	started  time.Time
+}
+
+// removal is one ContainerRemove call: the container's name and whether
+// its anonymous volumes went with it.
+type removal struct {
+	name             string
+	anonymousVolumes bool
 }
 
 // copied is one CopyToContainer call: the destination and the tar archive.
@@ -398,12 +407,14 @@ func (f *fakeEngine) ContainerStop(_ context.Context, id string, _ container.Sto
 	return errdefs.ErrNotFound
 }
 
-func (f *fakeEngine) ContainerRemove(_ context.Context, id string, _ container.RemoveOptions) error {
+func (f *fakeEngine) ContainerRemove(_ context.Context, id string, opts container.RemoveOptions) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.containers[id]; !ok {
+	c, ok := f.containers[id]
+	if !ok {
 		return errdefs.ErrNotFound
 	}
+	f.removed = append(f.removed, removal{name: c.name, anonymousVolumes: opts.RemoveVolumes})
 	delete(f.containers, id)
 	return nil
 }

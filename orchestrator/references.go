@@ -34,7 +34,7 @@ func (o *Orchestrator) createInstanceContainer(ctx context.Context, p *compose.P
 	}
 	if err := o.injectFiles(ctx, p, id, spec.Files); err != nil {
 		return "", errors.Join(fmt.Errorf("create %s: %w", spec.Name, err),
-			o.Engine.ContainerRemove(context.WithoutCancel(ctx), id, removeForce))
+			o.Engine.ContainerRemove(context.WithoutCancel(ctx), id, discardForce))
 	}
 	return id, nil
 }

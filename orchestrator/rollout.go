@@ -362,7 +362,7 @@ func (r *upRun) restore(ctx context.Context, svc *service, rep replacement) erro
 		return err
 	}
 	r.untrack(rep.New.ID)
-	if err := r.o.removeContainer(ctx, rep.New.ID); err != nil {
+	if err := r.o.removeContainerVolumes(ctx, rep.New.ID, true); err != nil {
 		return err
 	}
 	r.o.Report.emit(Event{Kind: EventRemoved, Project: r.p.Name, Service: svc.Name, Slot: rep.Slot, Container: rep.New.Name,
@@ -387,6 +387,10 @@ func (o *Orchestrator) running(ctx context.Context, id string) bool {
 
 // removeOld removes the old instances of a finished rollout, each once its
 // background stop ended, in parallel.
+//
+// TODO: Docker Compose mounts a replaced container's anonymous volumes in
+// its successor; here the new instance gets new ones and the old ones stay
+// on the engine, unlabeled, so that not even down --volumes finds them.
 func (r *upRun) removeOld(ctx context.Context, reps []replacement) {
 	var wg sync.WaitGroup
 	for _, rep := range reps {

@@ -283,6 +283,34 @@ func TestUp_Volumes(t *testing.T) {
 	}
 }
 
+func TestDown_AnonymousVolumesOnlyWithVolumes(t *testing.T) {
+	t.Parallel()
+	for _, volumes := range []bool{false, true} {
+		engine := newFakeEngine()
+		o, _ := newTestOrchestrator(engine)
+		p := projectOf(serviceOf("web", 2, func(svc *compose.Service) {
+			svc.Config.Volumes = []composetypes.ServiceVolumeConfig{{Type: composetypes.VolumeTypeVolume, Target: "/cache"}}
+		}))
+		if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+			t.Fatalf("Up: %v", err)
+		}
+		engine.removed = nil
+
+		if err := o.Down(t.Context(), "shop", DownOptions{Volumes: volumes}); err != nil {
+			t.Fatalf("Down: %v", err)
+		}
+		if len(engine.removed) != 2 {
+			t.Errorf("Down(Volumes: %t) removed %d containers, want 2 instances",
+				volumes, len(engine.removed))
+		}
+		for _, r := range engine.removed {
+			if r.anonymousVolumes != volumes {
+				t.Errorf("Down(Volumes: %t) removed %s with RemoveVolumes %t", volumes, r.name, r.anonymousVolumes)
+			}
+		}
+	}
+}
+
 func TestUp_VolumeSettingsChanged(t *testing.T) {
 	t.Parallel()
 	engine := newFakeEngine()

@@ -236,7 +236,7 @@ func (r *upRun) cleanup(ctx context.Context) error {
 	var mu sync.Mutex
 	for _, id := range containers {
 		wg.Go(func() {
-			if err := r.o.Engine.ContainerRemove(ctx, id, removeForce); err != nil && !errdefs.IsNotFound(err) {
+			if err := r.o.Engine.ContainerRemove(ctx, id, discardForce); err != nil && !errdefs.IsNotFound(err) {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("cleanup: remove container %s: %w", shortID(id), err))
 				mu.Unlock()
