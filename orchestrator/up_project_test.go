@@ -283,6 +283,22 @@ func TestUp_Volumes(t *testing.T) {
 	}
 }
 
+func TestUp_NetworkModeCreatesNoNetwork(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	p := projectOf(serviceOf("web", 1, func(svc *compose.Service) {
+		svc.Config.NetworkMode = "none"
+	}))
+
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	if len(engine.networks) != 0 {
+		t.Errorf("networks = %v, want none for a service with network_mode: none", engine.networks)
+	}
+}
+
 func TestDown_AnonymousVolumesOnlyWithVolumes(t *testing.T) {
 	t.Parallel()
 	for _, volumes := range []bool{false, true} {
