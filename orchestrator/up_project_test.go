@@ -537,6 +537,9 @@ func TestUp_RestartTrueReplacesDependents(t *testing.T) {
 	if !hasEvent(*events, EventInfo, "web", "because db changed and depends_on sets restart: true") {
 		t.Error("no event explains why web was replaced")
 	}
+	if !hasEvent(*events, EventInfo, "web", "new containers of the same revision") {
+		t.Errorf("no event says that web keeps its revision: %+v", *events)
+	}
 }
 
 func TestUp_NoStartCreatesWithoutStarting(t *testing.T) {

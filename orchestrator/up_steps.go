@@ -267,6 +267,11 @@ func (o *Orchestrator) describeChange(ctx context.Context, tmpl *Template, chang
 	if err != nil {
 		return fmt.Sprintf("instances %v change to revision %s", slots, change.Revision)
 	}
+	if info.Config.Labels[LabelRevision] == change.Revision {
+		// rollout restart, or a dependency with restart: true.
+		return fmt.Sprintf("instances %v are replaced by new containers of the same revision %s",
+			slots, change.Revision)
+	}
 	diff := DiffSpecs(info.Config.Labels[LabelSpec], tmpl.Spec())
 	return fmt.Sprintf("instances %v change from revision %s to %s: %s",
 		slots, info.Config.Labels[LabelRevision], change.Revision, strings.Join(diff, "; "))
