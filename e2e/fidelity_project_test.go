@@ -453,8 +453,16 @@ services:
 
 func checkNoStart(t *testing.T, p *project) {
 	port := freeLoopbackPort(t)
+	// agent shares db's network stack and sorts before it, so up --no-start
+	// must create db first and point agent at a container that never ran.
 	p.writeCompose(fidelityWorker+`
 services:
+  agent:
+    <<: *worker
+    network_mode: service:db
+    environment:
+      OTEL_SDK_DISABLED: "true"
+      PORT: "9090"
   db:
     <<: *worker
   web:
@@ -469,8 +477,11 @@ services:
 	p.mustRun("up", "--no-start")
 
 	all := inspectAll(t, p)
-	if len(all) != 4 {
-		t.Fatalf("%d containers after up --no-start, want db, 2 web instances and the web front door", len(all))
+	if len(all) != 5 {
+		t.Fatalf("%d containers after up --no-start, want agent, db, 2 web instances and the web front door", len(all))
+	}
+	if mode := only(t, p, "agent").HostConfig.NetworkMode; string(mode) != "container:"+only(t, p, "db").ID {
+		t.Errorf("agent network mode = %s, want the db container", mode)
 	}
 	for _, c := range all {
 		if c.State.Status != "created" || !parseTime(t, c.State.StartedAt).IsZero() {
@@ -492,8 +503,8 @@ services:
 			t.Errorf("%s started at %s, not after it was created at %s", c.Name, started, created)
 		}
 	}
-	if got := len(inspectAll(t, p)); got != 4 {
-		t.Errorf("%d containers after up, want the 4 that up --no-start created", got)
+	if got := len(inspectAll(t, p)); got != 5 {
+		t.Errorf("%d containers after up, want the 5 that up --no-start created", got)
 	}
 	requireReadySlots(t, filterRows(p.ps(), "web"), 2)
 	if _, err := get(&http.Client{Timeout: 5 * time.Second}, loopbackURL(t, "127.0.0.1", port, "/")); err != nil {

@@ -256,7 +256,7 @@ func (r *upRun) markRetired(id string) {
 // startInstance creates and starts one instance of a template.
 func (r *upRun) startInstance(ctx context.Context, svc *service, tmpl *Template, slot int) (created, error) {
 	spec := tmpl.Instance(r.p.Name, slot, svc.Count, uuid.NewString())
-	id, err := r.o.createInstanceContainer(ctx, r.p, spec)
+	id, err := r.o.createInstanceContainer(ctx, r.p, spec, false)
 	if err != nil {
 		return created{Slot: slot}, err
 	}

@@ -542,6 +542,39 @@ func TestUp_RestartTrueReplacesDependents(t *testing.T) {
 	}
 }
 
+func TestUp_NoStartResolvesServiceNetworkMode(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	// app sorts before the service whose network stack it shares.
+	p := projectOf(serviceOf("zdb", 1), serviceOf("app", 1, dependsOn("zdb", ConditionStarted), func(svc *compose.Service) {
+		svc.Config.NetworkMode = "service:zdb"
+	}))
+
+	if err := o.Up(t.Context(), p, UpOptions{NoStart: true}); err != nil {
+		t.Fatalf("Up --no-start: %v", err)
+	}
+	var zdb string
+	for id, c := range engine.containers {
+		if strings.HasPrefix(c.name, "shop-zdb-0-") {
+			zdb = id
+		}
+	}
+	for _, c := range engine.containers {
+		if strings.HasPrefix(c.name, "shop-app-0-") {
+			equal(t, "app NetworkMode", c.host.NetworkMode, container.NetworkMode("container:"+zdb))
+		}
+	}
+
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("Up after --no-start: %v", err)
+	}
+	starts := engine.startOrder()
+	if len(starts) != 2 || !strings.HasPrefix(starts[0], "shop-zdb-0-") {
+		t.Errorf("starts = %v, want zdb, then app", starts)
+	}
+}
+
 func TestUp_NoStartCreatesWithoutStarting(t *testing.T) {
 	t.Parallel()
 	engine := newFakeEngine()
