@@ -379,6 +379,10 @@ func (f *fakeEngine) ContainerStart(_ context.Context, id string, _ container.St
 			return err
 		}
 	}
+	if port := f.boundPort(c); port != "" {
+		return fmt.Errorf("driver failed programming external connectivity on endpoint %s: "+
+			"Bind for %s failed: port is already allocated", c.name, port)
+	}
 	c.running, c.exited, c.started = true, false, time.Now().Add(-time.Hour)
 	f.starts = append(f.starts, c.name)
 	if f.exitOnStart != nil {
@@ -390,6 +394,46 @@ func (f *fakeEngine) ContainerStart(_ context.Context, id string, _ container.St
 		// A ready probe succeeds at once.
 		c.running, c.exited, c.exitCode = false, true, 0
 	}
+	return nil
+}
+
+// boundPort returns a fixed host port of c that a running container binds
+// already, as the engine refuses to start c then; the caller holds f.mu.
+func (f *fakeEngine) boundPort(c *fakeContainer) string {
+	for _, bindings := range c.host.PortBindings {
+		for _, b := range bindings {
+			if b.HostPort == "" {
+				continue
+			}
+			for _, other := range f.containers {
+				if other == c || !other.running {
+					continue
+				}
+				for _, otherBindings := range other.host.PortBindings {
+					if slices.Contains(otherBindings, b) {
+						return b.HostIP + ":" + b.HostPort
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// ContainerRename renames a container; a name in use is a conflict.
+func (f *fakeEngine) ContainerRename(_ context.Context, id, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[id]
+	if !ok {
+		return errdefs.ErrNotFound
+	}
+	for _, other := range f.containers {
+		if other.name == name {
+			return errdefs.ErrConflict.WithMessage("name in use: " + name)
+		}
+	}
+	c.name = name
 	return nil
 }
 
