@@ -272,8 +272,8 @@ func TestLoad_ShellOperatorsInCommand(t *testing.T) {
 	t.Parallel()
 	runInvalidCases(t, []invalidCase{
 		{
-			name:     "and operator",
-			compose:  "services:\n  api:\n    image: api:1\n    command: npm ci && npm start\n",
+			name:    "and operator",
+			compose: "services:\n  api:\n    image: api:1\n    command: npm ci && npm start\n",
 			want: []string{"{file}:4:", `services.api.command "npm ci && npm start" contains the shell operator "&&"`,
 				`drops everything from "&&" on, so the container would run only "npm ci"`,
 				`["sh", "-c", "npm ci && npm start"]`, "YAML list"},
