@@ -16,8 +16,8 @@ import (
 // stays stopped too, and the next up starts it before its instances.
 func (r *upRun) createStopped(ctx context.Context, plan Plan) error {
 	plan, deferred := plan.CreateOnly()
-	// depends_on order, because a network_mode, ipc, pid, volumes_from or
-	// link reference to another service needs its container to exist.
+	// Creates go in depends_on order, because a network_mode, ipc, pid,
+	// volumes_from or link reference to another service needs its container.
 	slices.SortStableFunc(plan.Steps, func(a, b Step) int {
 		return cmp.Compare(slices.Index(r.start.Services, a.Service), slices.Index(r.start.Services, b.Service))
 	})

@@ -46,9 +46,9 @@ func (o *Orchestrator) createInstanceContainer(ctx context.Context, p *compose.P
 // becomes such a container's ID, and a link to a service becomes
 // "CONTAINER:ALIAS", naming the service's front door when it has one. The
 // engine fixes the reference at create, so a replaced instance of the other
-// service does not move this one. With noStart a service without a running
-// instance may be referred to by one that was created and never started,
-// as docker compose up --no-start does; the next up starts it first.
+// service does not move this one. With noStart, a reference to a service
+// without a running instance names one that was created and never started,
+// as docker compose up --no-start does. The next up starts it first.
 func (o *Orchestrator) resolveReferences(ctx context.Context, project string, spec *InstanceSpec, noStart bool) error {
 	host := spec.Host
 	modes := []*string{(*string)(&host.NetworkMode), (*string)(&host.IpcMode), (*string)(&host.PidMode)}

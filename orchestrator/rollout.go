@@ -30,7 +30,7 @@ type replacement struct {
 	Old  *ObservedContainer
 	New  created
 	// Renamed is set when the old instance was renamed to free its
-	// container_name for the new one; a rollback gives the name back.
+	// container_name for the new one. A rollback gives the name back.
 	Renamed bool
 }
 
