@@ -272,10 +272,22 @@ func TestLoad_ShellOperatorsInCommand(t *testing.T) {
 	t.Parallel()
 	runInvalidCases(t, []invalidCase{
 		{
-			name:     "and operator",
-			compose:  "services:\n  api:\n    image: api:1\n    command: npm ci && npm start\n",
-			want:     []string{"{file}:4:", `services.api.command "npm ci && npm start" contains the shell operator "&&"`, `["sh", "-c", "npm ci && npm start"]`, "YAML list"},
+			name:    "and operator",
+			compose: "services:\n  api:\n    image: api:1\n    command: npm ci && npm start\n",
+			want: []string{"{file}:4:", `services.api.command "npm ci && npm start" contains the shell operator "&&"`,
+				`drops everything from "&&" on, so the container would run only "npm ci"`,
+				`["sh", "-c", "npm ci && npm start"]`, "YAML list"},
 			wantLine: 4,
+		},
+		{
+			name:    "background ampersand",
+			compose: "services:\n  api:\n    image: api:1\n    command: serve &\n",
+			want:    []string{`the shell operator "&"`, `would run only "serve"`},
+		},
+		{
+			name:    "ampersand in a URL",
+			compose: "services:\n  api:\n    image: api:1\n    command: fetch --url=http://x/?a=1&b=2\n",
+			want:    []string{`the shell operator "&"`, `would run only "fetch --url=http://x/?a=1"`, "YAML list"},
 		},
 		{
 			name:    "or operator",
@@ -310,7 +322,7 @@ func TestLoad_ShellOperatorsInCommand(t *testing.T) {
 		{
 			name:    "command substitution",
 			compose: "services:\n  api:\n    image: api:1\n    command: serve --id $$(hostname)\n",
-			want:    []string{`the shell operator "$("`},
+			want:    []string{`the shell operator "$("`, `the program would receive "$(" as an argument`},
 		},
 		{
 			name:    "backticks in double quotes",

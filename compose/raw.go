@@ -16,10 +16,10 @@ import (
 // volume mode that compose-go ignores.
 func (l *projectLoader) checkSources(services []Service) error {
 	for _, svc := range services {
-		if err := l.checkCommand(svc, "entrypoint", nil); err != nil {
+		if err := l.checkCommand(svc, "entrypoint", svc.Config.Entrypoint, nil); err != nil {
 			return err
 		}
-		if err := l.checkCommand(svc, "command", svc.Config.Entrypoint); err != nil {
+		if err := l.checkCommand(svc, "command", svc.Config.Command, svc.Config.Entrypoint); err != nil {
 			return err
 		}
 		if err := l.checkVolumeModes(svc); err != nil {
@@ -63,11 +63,13 @@ func lookupNode(node *yaml.Node, path []string) *yaml.Node {
 
 // checkCommand rejects a command or entrypoint written as one string that
 // contains shell operators but does not run a shell. Docker Compose splits
-// the string into words and runs the first word with the rest as
-// arguments, so "&&" or "|" would reach the program as arguments.
-// entrypoint is the service's entrypoint when key is command, because a
-// shell entrypoint with -c needs the whole script as one argument.
-func (l *projectLoader) checkCommand(svc Service, key string, entrypoint []string) error {
+// the string into words with go-shellwords and runs no shell. That parser
+// stops at the first "&", "|", ";", "<" or ">" outside quotes and drops the
+// rest of the string, and it keeps "$(...)" and backticks as literal
+// arguments. words is what compose-go made of the string. entrypoint is
+// the service's entrypoint when key is command, because a shell entrypoint
+// with -c needs the whole script as one argument.
+func (l *projectLoader) checkCommand(svc Service, key string, words, entrypoint []string) error {
 	keyPath := []string{"services", svc.Name, key}
 	node, src := l.rawNode(keyPath)
 	if node == nil || node.Kind != yaml.ScalarNode || node.Tag == "!!null" {
@@ -85,17 +87,30 @@ func (l *projectLoader) checkCommand(svc Service, key string, entrypoint []strin
 		fix = fmt.Sprintf("write it as a one-element list, %s: [%q], so that the entrypoint's "+
 			"shell receives the whole script", key, text)
 	}
+	effect := fmt.Sprintf("so the program would receive %q as an argument", operator)
+	if operator != "$(" && operator != "`" {
+		effect = fmt.Sprintf("and it drops everything from %q on, so the container would run only %q",
+			operator, strings.Join(words, " "))
+	}
 	return &InvalidError{
 		File: src.path, Line: node.Line, Column: node.Column, Key: strings.Join(keyPath, "."), path: keyPath,
-		Message: fmt.Sprintf("services.%s.%s %q contains the shell operator %q, but Docker runs "+
-			"a %s without a shell, so the program would receive %q as an argument; %s",
-			svc.Name, key, text, operator, key, operator, fix),
+		Message: fmt.Sprintf("services.%s.%s %q contains the shell operator %q, but Docker Compose "+
+			"runs %s %s without a shell, %s; %s",
+			svc.Name, key, text, operator, article(key), key, effect, fix),
 	}
 }
 
+// article returns the indefinite article for word.
+func article(word string) string {
+	if strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
 // shellOperators are checked in this order, so that ">>" is reported
-// rather than ">".
-var shellOperators = []string{"&&", "||", ">>", "2>", "$(", "`", "|", ";", ">", "<"}
+// rather than ">", and "&&" rather than "&".
+var shellOperators = []string{"&&", "||", ">>", "2>", "$(", "`", "|", "&", ";", ">", "<"}
 
 // shellOperator returns the first shell operator in text outside quotes, or
 // "". Command substitution counts inside double quotes too, where a shell

@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"math/big"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -329,6 +330,59 @@ configs:
 			p.requireNothingLeft()
 		})
 	}
+}
+
+// TestContainerFidelity_ExclusiveSettingsRollOut changes a one-instance
+// service that holds a container_name, a fixed host port and a static
+// address, which an old and a new container cannot hold at once, and
+// expects up to replace it, as docker compose up recreates it.
+func TestContainerFidelity_ExclusiveSettingsRollOut(t *testing.T) {
+	t.Parallel()
+	p := newContainerProject(t)
+	port := freeLoopbackPort(t)
+	compose := func(version string) string {
+		return `  web:
+` + containerWorker + `    container_name: {{.Project}}-fixed
+    ports: ["127.0.0.1:` + fmt.Sprint(port) + `:8080"]
+    environment:
+      DEMO_VERSION: "` + version + `"
+    networks:
+      back:
+        ipv4_address: {{.Subnet}}.20
+    x-clusterctl:
+      proxy: false
+networks:
+  back:
+    ipam:
+      config:
+        - subnet: {{.Subnet}}.0/24
+`
+	}
+	p.writeContainerCompose(compose("1"), nil)
+	p.mustRun("up")
+	first := p.inspectService(t, "web", 1)[0]
+
+	p.writeContainerCompose(compose("2"), nil)
+	up := p.mustRun("up")
+
+	if !strings.Contains(up.Stderr, "rolls out stop-first") {
+		t.Errorf("up does not warn that web rolls out stop-first:\n%s", up.Stderr)
+	}
+	web := p.inspectService(t, "web", 1)[0]
+	if web.ID == first.ID {
+		t.Fatalf("web is still the first container %s", first.Name)
+	}
+	fieldEqual(t, "Name", web.Name, "/"+p.Name+"-fixed")
+	fieldContains(t, "Env", web.Config.Env, "DEMO_VERSION=2")
+	if ep := web.NetworkSettings.Networks[p.Name+"_back"]; ep == nil || ep.IPAddress != p.subnet+".20" {
+		t.Errorf("web endpoint on %s_back = %+v, want the address %s.20", p.Name, ep, p.subnet)
+	}
+	if _, err := get(&http.Client{Timeout: 5 * time.Second}, loopbackURL(t, "127.0.0.1", port, "/")); err != nil {
+		t.Errorf("request to the fixed host port after the rollout: %v", err)
+	}
+
+	p.mustRun("down")
+	p.requireNothingLeft()
 }
 
 func TestContainerFidelity_Refused(t *testing.T) {

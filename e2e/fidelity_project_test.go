@@ -177,6 +177,7 @@ services:
     volumes:
       - data:/data
       - shared:/shared
+      - /cache
 volumes:
   data:
     driver: local
@@ -223,18 +224,46 @@ volumes:
 	if !slices.Contains(sources, dataName) || !slices.Contains(sources, external) {
 		t.Errorf("instance mounts %v, want %s and %s", sources, dataName, external)
 	}
+	anonymous := anonymousVolume(t, web[0], "/cache")
 
+	// As in Docker Compose, down keeps anonymous volumes and down --volumes
+	// removes them with their containers.
 	p.mustRun("down")
 	if _, err := engine.VolumeInspect(context.Background(), dataName); err != nil {
 		t.Errorf("down without --volumes removed %s: %v", dataName, err)
 	}
+	if _, err := engine.VolumeInspect(context.Background(), anonymous); err != nil {
+		t.Errorf("down without --volumes removed the anonymous volume %s: %v", anonymous, err)
+	}
+	if err := engine.VolumeRemove(context.Background(), anonymous, true); err != nil {
+		t.Errorf("remove the anonymous volume %s: %v", anonymous, err)
+	}
+	p.mustRun("up")
+	anonymous = anonymousVolume(t, only(t, p, "web"), "/cache")
 	p.mustRun("down", "--volumes")
 	if _, err := engine.VolumeInspect(context.Background(), dataName); err == nil {
 		t.Errorf("down --volumes kept %s", dataName)
 	}
+	if _, err := engine.VolumeInspect(context.Background(), anonymous); err == nil {
+		t.Errorf("down --volumes kept the anonymous volume %s at /cache", anonymous)
+	}
 	if _, err := engine.VolumeInspect(context.Background(), external); err != nil {
 		t.Errorf("down --volumes removed the external volume %s: %v", external, err)
 	}
+}
+
+// anonymousVolume returns the name of the volume mounted at target, and
+// removes it when the test ends in case the test failed before it did.
+func anonymousVolume(t *testing.T, c container.InspectResponse, target string) string {
+	t.Helper()
+	for _, m := range c.Mounts {
+		if m.Destination == target && m.Type == "volume" {
+			t.Cleanup(func() { _ = engine.VolumeRemove(context.Background(), m.Name, true) })
+			return m.Name
+		}
+	}
+	t.Fatalf("%s has no volume at %s: %+v", c.Name, target, c.Mounts)
+	return ""
 }
 
 // dependsOnCompose is db, a one-shot migrate that waits for db to be
@@ -424,8 +453,16 @@ services:
 
 func checkNoStart(t *testing.T, p *project) {
 	port := freeLoopbackPort(t)
+	// agent shares db's network stack and sorts before it, so up --no-start
+	// must create db first and point agent at a container that never ran.
 	p.writeCompose(fidelityWorker+`
 services:
+  agent:
+    <<: *worker
+    network_mode: service:db
+    environment:
+      OTEL_SDK_DISABLED: "true"
+      PORT: "9090"
   db:
     <<: *worker
   web:
@@ -440,8 +477,11 @@ services:
 	p.mustRun("up", "--no-start")
 
 	all := inspectAll(t, p)
-	if len(all) != 4 {
-		t.Fatalf("%d containers after up --no-start, want db, 2 web instances and the web front door", len(all))
+	if len(all) != 5 {
+		t.Fatalf("%d containers after up --no-start, want agent, db, 2 web instances and the web front door", len(all))
+	}
+	if mode := only(t, p, "agent").HostConfig.NetworkMode; string(mode) != "container:"+only(t, p, "db").ID {
+		t.Errorf("agent network mode = %s, want the db container", mode)
 	}
 	for _, c := range all {
 		if c.State.Status != "created" || !parseTime(t, c.State.StartedAt).IsZero() {
@@ -463,8 +503,8 @@ services:
 			t.Errorf("%s started at %s, not after it was created at %s", c.Name, started, created)
 		}
 	}
-	if got := len(inspectAll(t, p)); got != 4 {
-		t.Errorf("%d containers after up, want the 4 that up --no-start created", got)
+	if got := len(inspectAll(t, p)); got != 5 {
+		t.Errorf("%d containers after up, want the 5 that up --no-start created", got)
 	}
 	requireReadySlots(t, filterRows(p.ps(), "web"), 2)
 	if _, err := get(&http.Client{Timeout: 5 * time.Second}, loopbackURL(t, "127.0.0.1", port, "/")); err != nil {

@@ -44,7 +44,7 @@ func (o *Orchestrator) createContainer(ctx context.Context, name string, cfg *co
 	for _, extraNet := range slices.Sorted(maps.Keys(extra)) {
 		if err := o.Engine.NetworkConnect(ctx, extraNet, created.ID, extra[extraNet]); err != nil {
 			return "", errors.Join(fmt.Errorf("join %s to network %s: %w", name, extraNet, err),
-				o.Engine.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true}))
+				o.Engine.ContainerRemove(context.WithoutCancel(ctx), created.ID, discardForce))
 		}
 	}
 	return created.ID, nil
@@ -97,14 +97,22 @@ func startError(name string, host *container.HostConfig, err error) error {
 }
 
 // removeContainer stops a container gracefully (its own stop signal and
-// timeout) and removes it. A container that is already gone is not an
-// error.
+// timeout) and removes it, keeping its anonymous volumes. A container that
+// is already gone is not an error.
 func (o *Orchestrator) removeContainer(ctx context.Context, id string) error {
+	return o.removeContainerVolumes(ctx, id, false)
+}
+
+// removeContainerVolumes is removeContainer that also removes the
+// container's anonymous volumes when anonymousVolumes is set, as
+// "docker compose down --volumes" does. Named volumes are never removed
+// with a container.
+func (o *Orchestrator) removeContainerVolumes(ctx context.Context, id string, anonymousVolumes bool) error {
 	err := o.Engine.ContainerStop(ctx, id, container.StopOptions{})
 	if err != nil && !errdefs.IsNotFound(err) {
 		o.logger().Warn("stop failed, removing by force", "container", shortID(id), "err", err)
 	}
-	err = o.Engine.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: false})
+	err = o.Engine.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: anonymousVolumes})
 	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("remove %s: %w", shortID(id), err)
 	}
@@ -137,3 +145,8 @@ func indent(lines []string) string {
 
 // removeForce removes a container whatever its state.
 var removeForce = container.RemoveOptions{Force: true}
+
+// discardForce removes a container that this run created and gives up,
+// whatever its state, with its anonymous volumes, which nothing else can
+// mount by name.
+var discardForce = container.RemoveOptions{Force: true, RemoveVolumes: true}

@@ -16,14 +16,16 @@ import (
 
 // DownOptions adjust Down.
 type DownOptions struct {
-	// Volumes also removes the project's named volumes.
+	// Volumes also removes the project's named volumes and the anonymous
+	// volumes of its containers.
 	Volumes bool
 }
 
 // Down removes the project from the engine. Front doors go first, so that
 // no new request reaches an instance that is stopping. Then every instance
 // stops with its own stop signal and grace period, and the project's
-// networks go. Volumes are removed only when opts.Volumes is set.
+// networks go. Volumes, named and anonymous, are removed only when
+// opts.Volumes is set.
 func (o *Orchestrator) Down(ctx context.Context, project string, opts DownOptions) error {
 	observed, err := o.observe(ctx, project)
 	if err != nil {
@@ -37,7 +39,7 @@ func (o *Orchestrator) Down(ctx context.Context, project string, opts DownOption
 			rest = append(rest, c)
 		}
 	}
-	errs := []error{o.removeAll(ctx, project, doors), o.removeAll(ctx, project, rest)}
+	errs := []error{o.removeAll(ctx, project, doors, opts.Volumes), o.removeAll(ctx, project, rest, opts.Volumes)}
 	errs = append(errs, o.removeNetworks(ctx, project))
 	if opts.Volumes {
 		errs = append(errs, o.removeVolumes(ctx, project))
@@ -48,7 +50,7 @@ func (o *Orchestrator) Down(ctx context.Context, project string, opts DownOption
 	return errors.Join(errs...)
 }
 
-func (o *Orchestrator) removeAll(ctx context.Context, project string, containers []ObservedContainer) error {
+func (o *Orchestrator) removeAll(ctx context.Context, project string, containers []ObservedContainer, anonymousVolumes bool) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(containers))
 	for i, c := range containers {
@@ -58,7 +60,7 @@ func (o *Orchestrator) removeAll(ctx context.Context, project string, containers
 					return
 				}
 			}
-			if errs[i] = o.removeContainer(ctx, c.ID); errs[i] == nil {
+			if errs[i] = o.removeContainerVolumes(ctx, c.ID, anonymousVolumes); errs[i] == nil {
 				o.Report.emit(Event{Kind: EventRemoved, Project: project, Service: c.Service, Slot: c.Slot, Container: c.Name})
 			}
 		})

@@ -76,6 +76,8 @@ type fakeEngine struct {
 	// for a request with an end time, filtered by container, event and
 	// label as the engine filters them.
 	pastEvents []events.Message
+	// removed lists every ContainerRemove of a container that existed.
+	removed []removal
 	// inspectHook, when set, may change what ContainerInspect returns for
 	// a container name, to act out crashes. It runs with f.mu held.
 	inspectHook func(name string, info *container.InspectResponse)
@@ -92,6 +94,13 @@ type fakeContainer struct {
 	exited   bool
 	exitCode int
 	started  time.Time
+}
+
+// removal is one ContainerRemove call: the container's name and whether
+// its anonymous volumes went with it.
+type removal struct {
+	name             string
+	anonymousVolumes bool
 }
 
 // copied is one CopyToContainer call: the destination and the tar archive.
@@ -374,6 +383,10 @@ func (f *fakeEngine) ContainerStart(_ context.Context, id string, _ container.St
 			return err
 		}
 	}
+	if port := f.boundPort(c); port != "" {
+		return fmt.Errorf("driver failed programming external connectivity on endpoint %s: "+
+			"Bind for %s failed: port is already allocated", c.name, port)
+	}
 	c.running, c.exited, c.started = true, false, time.Now().Add(-time.Hour)
 	f.starts = append(f.starts, c.name)
 	if f.exitOnStart != nil {
@@ -385,6 +398,46 @@ func (f *fakeEngine) ContainerStart(_ context.Context, id string, _ container.St
 		// A ready probe succeeds at once.
 		c.running, c.exited, c.exitCode = false, true, 0
 	}
+	return nil
+}
+
+// boundPort returns a fixed host port of c that a running container binds
+// already, as the engine refuses to start c then; the caller holds f.mu.
+func (f *fakeEngine) boundPort(c *fakeContainer) string {
+	for _, bindings := range c.host.PortBindings {
+		for _, b := range bindings {
+			if b.HostPort == "" {
+				continue
+			}
+			for _, other := range f.containers {
+				if other == c || !other.running {
+					continue
+				}
+				for _, otherBindings := range other.host.PortBindings {
+					if slices.Contains(otherBindings, b) {
+						return b.HostIP + ":" + b.HostPort
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// ContainerRename renames a container; a name in use is a conflict.
+func (f *fakeEngine) ContainerRename(_ context.Context, id, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[id]
+	if !ok {
+		return errdefs.ErrNotFound
+	}
+	for _, other := range f.containers {
+		if other.name == name {
+			return errdefs.ErrConflict.WithMessage("name in use: " + name)
+		}
+	}
+	c.name = name
 	return nil
 }
 
@@ -402,12 +455,14 @@ func (f *fakeEngine) ContainerStop(_ context.Context, id string, _ container.Sto
 	return errdefs.ErrNotFound
 }
 
-func (f *fakeEngine) ContainerRemove(_ context.Context, id string, _ container.RemoveOptions) error {
+func (f *fakeEngine) ContainerRemove(_ context.Context, id string, opts container.RemoveOptions) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.containers[id]; !ok {
+	c, ok := f.containers[id]
+	if !ok {
 		return errdefs.ErrNotFound
 	}
+	f.removed = append(f.removed, removal{name: c.name, anonymousVolumes: opts.RemoveVolumes})
 	delete(f.containers, id)
 	return nil
 }

@@ -153,8 +153,13 @@ func newFrontDoorSpec(p *compose.Project, svc *compose.Service, image string) fr
 	exposed := nat.PortSet{}
 	bindings := nat.PortMap{}
 	for _, port := range svc.Proxy.Ports {
-		cmd = append(cmd, "--port", strconv.Itoa(port.Target))
 		key := nat.Port(fmt.Sprintf("%d/tcp", port.Target))
+		// Several host ports may publish one container port, as in
+		// "8080:80" and "8081:80". The front door listens on it once, and
+		// the engine binds every host port to that listener.
+		if _, listed := exposed[key]; !listed {
+			cmd = append(cmd, "--port", strconv.Itoa(port.Target))
+		}
 		exposed[key] = struct{}{}
 		if port.Published {
 			bindings[key] = append(bindings[key], nat.PortBinding{HostIP: port.HostIP, HostPort: port.HostPort})

@@ -1,9 +1,11 @@
 package orchestrator
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // createStopped carries out up --no-start once the networks and volumes
@@ -14,6 +16,11 @@ import (
 // stays stopped too, and the next up starts it before its instances.
 func (r *upRun) createStopped(ctx context.Context, plan Plan) error {
 	plan, deferred := plan.CreateOnly()
+	// Creates go in depends_on order, because a network_mode, ipc, pid,
+	// volumes_from or link reference to another service needs its container.
+	slices.SortStableFunc(plan.Steps, func(a, b Step) int {
+		return cmp.Compare(slices.Index(r.start.Services, a.Service), slices.Index(r.start.Services, b.Service))
+	})
 	for _, step := range deferred {
 		r.o.Report.emit(Event{Kind: EventWarning, Project: r.p.Name, Slot: -1,
 			Message: "--no-start leaves this for the next up: " + step})

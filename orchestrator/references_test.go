@@ -51,7 +51,7 @@ func TestResolveReferences(t *testing.T) {
 		ExtraNetwork: map[string]*network.EndpointSettings{"shop_back": {}},
 		ServiceLinks: []string{"cache:kv", "db:database"},
 	}
-	if err := o.resolveReferences(t.Context(), "shop", &spec); err != nil {
+	if err := o.resolveReferences(t.Context(), "shop", &spec, false); err != nil {
 		t.Fatalf("resolveReferences: %v", err)
 	}
 
@@ -71,7 +71,7 @@ func TestResolveReferences_ServiceNotRunning(t *testing.T) {
 	o, _ := newTestOrchestrator(engine)
 	spec := InstanceSpec{Name: "shop-web-0-dddddd", Host: &container.HostConfig{NetworkMode: "service:db"}}
 
-	err := o.resolveReferences(t.Context(), "shop", &spec)
+	err := o.resolveReferences(t.Context(), "shop", &spec, false)
 
 	if err == nil {
 		t.Fatal("err = nil, want an error for a service without a running instance")
@@ -216,7 +216,7 @@ func TestCreateInstanceContainer_CopiesInjectedFiles(t *testing.T) {
 			{Kind: "configs", Name: "settings", Target: "/settings", Mode: 0o444},
 		}}
 
-	id, err := o.createInstanceContainer(t.Context(), p, spec)
+	id, err := o.createInstanceContainer(t.Context(), p, spec, false)
 	if err != nil {
 		t.Fatalf("createInstanceContainer: %v", err)
 	}
@@ -242,7 +242,7 @@ func TestCreateInstanceContainer_MissingValueRemovesContainer(t *testing.T) {
 		Network: "shop_default", Endpoint: &network.EndpointSettings{},
 		Files: []InjectedFile{{Kind: "secrets", Name: "token", Target: "/run/secrets/token", Mode: 0o400}}}
 
-	_, err := o.createInstanceContainer(t.Context(), p, spec)
+	_, err := o.createInstanceContainer(t.Context(), p, spec, false)
 
 	if err == nil || !strings.Contains(err.Error(), "environment variable TOKEN, which is not set") {
 		t.Errorf("err = %v, want one that names the unset variable", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +29,9 @@ type replacement struct {
 	Slot int
 	Old  *ObservedContainer
 	New  created
+	// Renamed is set when the old instance was renamed to free its
+	// container_name for the new one. A rollback gives the name back.
+	Renamed bool
 }
 
 // rollout replaces the instances of change with the service's template,
@@ -40,7 +44,12 @@ type replacement struct {
 // start them again instead of recreating them.
 func (r *upRun) rollout(ctx context.Context, svc *service, change Change, observed []ObservedContainer) error {
 	update, rollbackCfg := updateConfigs(svc.Config, svc.Count)
-	if update.Order == OrderStopFirst && svc.FrontDoor != nil {
+	if setting := exclusiveSetting(svc.Template); setting != "" && update.Order != OrderStopFirst {
+		update.Order = OrderStopFirst
+		r.o.Report.emit(Event{Kind: EventWarning, Project: r.p.Name, Service: svc.Name, Slot: -1,
+			Message: "rolls out stop-first, because an old and a new instance cannot both hold " + setting +
+				": each slot goes unserved while its new instance starts"})
+	} else if update.Order == OrderStopFirst && svc.FrontDoor != nil {
 		r.o.Report.emit(Event{Kind: EventWarning, Project: r.p.Name, Service: svc.Name, Slot: -1,
 			Message: "update_config.order is stop-first: each slot goes unserved while its new instance starts"})
 	}
@@ -161,6 +170,11 @@ func (r *upRun) replaceSlot(ctx context.Context, svc *service, tmpl *Template, s
 		if err := r.retire(ctx, svc, old); err != nil {
 			return rep, err
 		}
+		renamed, err := r.freeContainerName(ctx, tmpl, old)
+		rep.Renamed = renamed
+		if err != nil {
+			return rep, err
+		}
 	}
 	inst, err := r.startInstance(ctx, svc, tmpl, slot)
 	rep.New = inst
@@ -256,7 +270,7 @@ func (r *upRun) markRetired(id string) {
 // startInstance creates and starts one instance of a template.
 func (r *upRun) startInstance(ctx context.Context, svc *service, tmpl *Template, slot int) (created, error) {
 	spec := tmpl.Instance(r.p.Name, slot, svc.Count, uuid.NewString())
-	id, err := r.o.createInstanceContainer(ctx, r.p, spec)
+	id, err := r.o.createInstanceContainer(ctx, r.p, spec, false)
 	if err != nil {
 		return created{Slot: slot}, err
 	}
@@ -280,6 +294,21 @@ func (r *upRun) retire(ctx context.Context, svc *service, old *ObservedContainer
 		return err
 	}
 	return r.o.stopInstance(ctx, r.p.Name, svc.Name, old.Slot, old.ID, old.Name)
+}
+
+// freeContainerName renames a stopped old instance that holds the
+// template's container_name, so that the new instance can take the name,
+// as Docker Compose does when it recreates a container. The old instance
+// becomes NAME-<12 hex digits of its ID> until it is removed or a rollback
+// renames it back.
+func (r *upRun) freeContainerName(ctx context.Context, tmpl *Template, old *ObservedContainer) (bool, error) {
+	if tmpl.ContainerName == "" || old.Name != tmpl.ContainerName {
+		return false, nil
+	}
+	if err := r.o.Engine.ContainerRename(ctx, old.ID, old.Name+"-"+shortID(old.ID)); err != nil {
+		return false, fmt.Errorf("rename %s to free its container_name for the new instance: %w", old.Name, err)
+	}
+	return true, nil
 }
 
 // monitor watches new instances for the monitor period and returns, per
@@ -330,13 +359,26 @@ func (r *upRun) restoreAll(ctx context.Context, svc *service, reps []replacement
 }
 
 // restore starts a slot's old instance again, waits until it is ready and
-// in rotation, and only then retires and removes the new instance.
+// in rotation, and only then retires and removes the new instance. When
+// the two cannot both hold a setting, such as a fixed host port or a
+// container_name, the new instance goes first.
 func (r *upRun) restore(ctx context.Context, svc *service, rep replacement) error {
 	if rep.New.ID != "" && !r.o.running(ctx, rep.New.ID) {
 		// A new instance that crashed fails every request sent to it, so it
 		// leaves the rotation before anything waits.
 		if err := r.leaveRotation(ctx, svc.Name, rep.New.ID); err != nil {
 			return err
+		}
+	}
+	if rep.Old != nil && (rep.Renamed || exclusiveSetting(svc.Template) != "") {
+		if err := r.discardNew(ctx, svc, rep); err != nil {
+			return err
+		}
+		rep.New.ID = ""
+	}
+	if rep.Renamed {
+		if err := r.o.Engine.ContainerRename(ctx, rep.Old.ID, rep.Old.Name); err != nil {
+			return fmt.Errorf("rename %s back: %w", rep.Old.Name, err)
 		}
 	}
 	if rep.Old != nil {
@@ -358,11 +400,19 @@ func (r *upRun) restore(ctx context.Context, svc *service, rep replacement) erro
 	if rep.New.ID == "" {
 		return nil
 	}
+	return r.discardNew(ctx, svc, rep)
+}
+
+// discardNew takes a slot's new instance out of rotation and removes it.
+func (r *upRun) discardNew(ctx context.Context, svc *service, rep replacement) error {
+	if rep.New.ID == "" {
+		return nil
+	}
 	if err := r.leaveRotation(ctx, svc.Name, rep.New.ID); err != nil {
 		return err
 	}
 	r.untrack(rep.New.ID)
-	if err := r.o.removeContainer(ctx, rep.New.ID); err != nil {
+	if err := r.o.removeContainerVolumes(ctx, rep.New.ID, true); err != nil {
 		return err
 	}
 	r.o.Report.emit(Event{Kind: EventRemoved, Project: r.p.Name, Service: svc.Name, Slot: rep.Slot, Container: rep.New.Name,
@@ -387,6 +437,10 @@ func (o *Orchestrator) running(ctx context.Context, id string) bool {
 
 // removeOld removes the old instances of a finished rollout, each once its
 // background stop ended, in parallel.
+//
+// TODO: Docker Compose mounts a replaced container's anonymous volumes in
+// its successor; here the new instance gets new ones and the old ones stay
+// on the engine, unlabeled, so that not even down --volumes finds them.
 func (r *upRun) removeOld(ctx context.Context, reps []replacement) {
 	var wg sync.WaitGroup
 	for _, rep := range reps {
@@ -450,4 +504,38 @@ func joinInts(values []int) string {
 		parts[i] = strconv.Itoa(v)
 	}
 	return strings.Join(parts, ",")
+}
+
+// exclusiveSetting names a setting of the template that an old and a new
+// instance cannot hold at the same time, or returns "": a container_name,
+// a fixed host port that the instances publish, a static IP address or a
+// MAC address. The load checks allow these on one-instance services only.
+func exclusiveSetting(tmpl *Template) string {
+	if tmpl.ContainerName != "" {
+		return "container_name " + tmpl.ContainerName
+	}
+	for port, bindings := range tmpl.Host.PortBindings {
+		for _, b := range bindings {
+			if b.HostPort != "" && !strings.Contains(b.HostPort, "-") {
+				return fmt.Sprintf("host port %s of %s", strings.TrimPrefix(b.HostIP+":"+b.HostPort, ":"), port)
+			}
+		}
+	}
+	//nolint:staticcheck // MacAddress in Config is the only form API 1.41 takes.
+	if tmpl.Config.MacAddress != "" {
+		return "mac_address " + tmpl.Config.MacAddress
+	}
+	for _, name := range slices.Sorted(maps.Keys(tmpl.Networks)) {
+		endpoint := tmpl.Networks[name]
+		switch {
+		case endpoint == nil:
+		case endpoint.MacAddress != "":
+			return "mac_address " + endpoint.MacAddress
+		case endpoint.IPAMConfig != nil && endpoint.IPAMConfig.IPv4Address != "":
+			return "ipv4_address " + endpoint.IPAMConfig.IPv4Address
+		case endpoint.IPAMConfig != nil && endpoint.IPAMConfig.IPv6Address != "":
+			return "ipv6_address " + endpoint.IPAMConfig.IPv6Address
+		}
+	}
+	return ""
 }

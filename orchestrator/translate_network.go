@@ -129,8 +129,12 @@ func portBindings(ports []types.ServicePortConfig) nat.PortMap {
 }
 
 // ServiceNetworks returns the service's networks by their key in the file,
-// the default network when it lists none.
+// the default network when it lists none, and none with network_mode,
+// which joins no network of the project.
 func ServiceNetworks(svc *compose.Service) map[string]*types.ServiceNetworkConfig {
+	if svc.Config.NetworkMode != "" {
+		return nil
+	}
 	if len(svc.Config.Networks) == 0 {
 		return map[string]*types.ServiceNetworkConfig{"default": nil}
 	}

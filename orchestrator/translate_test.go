@@ -757,6 +757,30 @@ func TestFrontDoorSpec_NetworkAliases(t *testing.T) {
 	equal(t, "front door Aliases", spec.Endpoint.Aliases, []string{"web", "shop-api"})
 }
 
+func TestFrontDoorSpec_TwoHostPortsOneTarget(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "proj")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := "name: shop\nservices:\n  web:\n    image: app:v1\n" +
+		"    ports: [\"127.0.0.1:8080:80\", \"127.0.0.1:8081:80\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := compose.Load(t.Context(), compose.Options{WorkingDir: dir, Environ: []string{}})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+
+	spec := newFrontDoorSpec(p, &p.Services[0], "clusterctl-tool:any")
+
+	equal(t, "front door Cmd", []string(spec.Config.Cmd), []string{"frontdoor", "serve", "--mode", "http",
+		"--socket", AdminSocket, "--service", "web", "--port", "80"})
+	equal(t, "front door PortBindings", spec.Host.PortBindings, nat.PortMap{"80/tcp": {
+		{HostIP: "127.0.0.1", HostPort: "8080"}, {HostIP: "127.0.0.1", HostPort: "8081"}}})
+}
+
 func TestServiceFields_AllClassified(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}

@@ -398,7 +398,7 @@ func (r *upRun) createInstance(ctx context.Context, step Step, release func()) e
 // without starting it, and remembers it for the cleanup.
 func (r *upRun) newInstance(ctx context.Context, svc *service, slot int) (created, error) {
 	spec := svc.Template.Instance(r.p.Name, slot, svc.Count, uuid.NewString())
-	id, err := r.o.createInstanceContainer(ctx, r.p, spec)
+	id, err := r.o.createInstanceContainer(ctx, r.p, spec, r.opts.NoStart)
 	if err != nil {
 		return created{}, err
 	}

@@ -283,6 +283,50 @@ func TestUp_Volumes(t *testing.T) {
 	}
 }
 
+func TestUp_NetworkModeCreatesNoNetwork(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	p := projectOf(serviceOf("web", 1, func(svc *compose.Service) {
+		svc.Config.NetworkMode = "none"
+	}))
+
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	if len(engine.networks) != 0 {
+		t.Errorf("networks = %v, want none for a service with network_mode: none", engine.networks)
+	}
+}
+
+func TestDown_AnonymousVolumesOnlyWithVolumes(t *testing.T) {
+	t.Parallel()
+	for _, volumes := range []bool{false, true} {
+		engine := newFakeEngine()
+		o, _ := newTestOrchestrator(engine)
+		p := projectOf(serviceOf("web", 2, func(svc *compose.Service) {
+			svc.Config.Volumes = []composetypes.ServiceVolumeConfig{{Type: composetypes.VolumeTypeVolume, Target: "/cache"}}
+		}))
+		if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+			t.Fatalf("Up: %v", err)
+		}
+		engine.removed = nil
+
+		if err := o.Down(t.Context(), "shop", DownOptions{Volumes: volumes}); err != nil {
+			t.Fatalf("Down: %v", err)
+		}
+		if len(engine.removed) != 2 {
+			t.Errorf("Down(Volumes: %t) removed %d containers, want 2 instances",
+				volumes, len(engine.removed))
+		}
+		for _, r := range engine.removed {
+			if r.anonymousVolumes != volumes {
+				t.Errorf("Down(Volumes: %t) removed %s with RemoveVolumes %t", volumes, r.name, r.anonymousVolumes)
+			}
+		}
+	}
+}
+
 func TestUp_VolumeSettingsChanged(t *testing.T) {
 	t.Parallel()
 	engine := newFakeEngine()
@@ -492,6 +536,42 @@ func TestUp_RestartTrueReplacesDependents(t *testing.T) {
 	}
 	if !hasEvent(*events, EventInfo, "web", "because db changed and depends_on sets restart: true") {
 		t.Error("no event explains why web was replaced")
+	}
+	if !hasEvent(*events, EventInfo, "web", "new containers of the same revision") {
+		t.Errorf("no event says that web keeps its revision: %+v", *events)
+	}
+}
+
+func TestUp_NoStartResolvesServiceNetworkMode(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	// app sorts before the service whose network stack it shares.
+	p := projectOf(serviceOf("zdb", 1), serviceOf("app", 1, dependsOn("zdb", ConditionStarted), func(svc *compose.Service) {
+		svc.Config.NetworkMode = "service:zdb"
+	}))
+
+	if err := o.Up(t.Context(), p, UpOptions{NoStart: true}); err != nil {
+		t.Fatalf("Up --no-start: %v", err)
+	}
+	var zdb string
+	for id, c := range engine.containers {
+		if strings.HasPrefix(c.name, "shop-zdb-0-") {
+			zdb = id
+		}
+	}
+	for _, c := range engine.containers {
+		if strings.HasPrefix(c.name, "shop-app-0-") {
+			equal(t, "app NetworkMode", c.host.NetworkMode, container.NetworkMode("container:"+zdb))
+		}
+	}
+
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("Up after --no-start: %v", err)
+	}
+	starts := engine.startOrder()
+	if len(starts) != 2 || !strings.HasPrefix(starts[0], "shop-zdb-0-") {
+		t.Errorf("starts = %v, want zdb, then app", starts)
 	}
 }
 

@@ -249,7 +249,7 @@ func (r *upRun) cleanup(ctx context.Context) error {
 	var mu sync.Mutex
 	for _, id := range containers {
 		wg.Go(func() {
-			if err := r.o.Engine.ContainerRemove(ctx, id, removeForce); err != nil && !errdefs.IsNotFound(err) {
+			if err := r.o.Engine.ContainerRemove(ctx, id, discardForce); err != nil && !errdefs.IsNotFound(err) {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("cleanup: remove container %s: %w", shortID(id), err))
 				mu.Unlock()
@@ -279,6 +279,11 @@ func (o *Orchestrator) describeChange(ctx context.Context, tmpl *Template, chang
 	info, err := o.Engine.ContainerInspect(ctx, change.Containers[slots[0]])
 	if err != nil {
 		return fmt.Sprintf("instances %v change to revision %s", slots, change.Revision)
+	}
+	if info.Config.Labels[LabelRevision] == change.Revision {
+		// rollout restart, or a dependency with restart: true.
+		return fmt.Sprintf("instances %v are replaced by new containers of the same revision %s",
+			slots, change.Revision)
 	}
 	diff := DiffSpecs(info.Config.Labels[LabelSpec], tmpl.Spec())
 	return fmt.Sprintf("instances %v change from revision %s to %s: %s",

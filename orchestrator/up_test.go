@@ -141,6 +141,45 @@ func TestUp_FailureRemovesWhatItCreated(t *testing.T) {
 	if len(engine.networks) != 0 {
 		t.Errorf("networks left after a failed first up: %v", engine.networks)
 	}
+	for _, r := range engine.removed {
+		if !r.anonymousVolumes {
+			t.Errorf("cleanup removed %s without its anonymous volumes", r.name)
+		}
+	}
+}
+
+func TestUp_FailedRolloutRemovesNewAnonymousVolumes(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	p := testProject(2, true)
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("first Up: %v", err)
+	}
+	before := engine.names()
+	engine.failStart = func(name string) error {
+		if !slices.Contains(before, name) {
+			return errors.New("start refused")
+		}
+		return nil
+	}
+	value := "v2"
+	p.Services[0].Config.Environment = composetypes.MappingWithEquals{"VERSION": &value}
+
+	if err := o.Up(t.Context(), p, UpOptions{}); err == nil {
+		t.Fatal("Up succeeded although the new instance failed to start")
+	}
+	if len(engine.removed) == 0 {
+		t.Fatal("the failed rollout removed no container")
+	}
+	for _, r := range engine.removed {
+		if slices.Contains(before, r.name) {
+			t.Errorf("the failed rollout removed the old instance %s", r.name)
+		}
+		if !r.anonymousVolumes {
+			t.Errorf("the failed rollout removed %s without its anonymous volumes", r.name)
+		}
+	}
 }
 
 func TestUp_FailedScaleUpKeepsExistingInstances(t *testing.T) {
