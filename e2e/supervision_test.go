@@ -32,6 +32,9 @@ services:
 {{- if .Restart}}
     restart: {{.Restart}}
 {{- end}}
+{{- if .StopGrace}}
+    stop_grace_period: {{.StopGrace}}
+{{- end}}
 {{- if .Memory}}
     deploy:
       resources:
@@ -59,6 +62,7 @@ type supervisionVars struct {
 	Memory                    string
 	Health                    bool
 	MinUptime                 string
+	StopGrace                 string
 }
 
 func (p *project) writeSupervision(vars supervisionVars) {
@@ -139,6 +143,7 @@ func TestSupervision_CrashLoopsAndOOM(t *testing.T) {
 	t.Run("crash loop after up", testCrashLoopAfterUp)
 	t.Run("OOM kill", testOOMKill)
 	t.Run("clean exit under on-failure", testCleanExit)
+	t.Run("draining while stopping", testDrainingWhileStopping)
 }
 
 // testCrashLoopFailsUp runs up with an instance that exits with code 3
@@ -268,5 +273,30 @@ func testCleanExit(t *testing.T) {
 	})
 	if row.State != "exited" || row.ExitCode != 0 || row.Restarts != 0 || row.GaveUp {
 		t.Errorf("row = %+v, want exited with code 0 and no restart", row)
+	}
+}
+
+// testDrainingWhileStopping scales to zero an instance that ignores
+// SIGTERM, so that its stop takes the whole stop_grace_period. While the
+// engine stops it, ps reports draining, not ready.
+func testDrainingWhileStopping(t *testing.T) {
+	t.Parallel()
+	p := newProject(t)
+	p.writeSupervision(supervisionVars{StopGrace: "30s", Env: map[string]string{"DEMO_IGNORE_SIGTERM": "1"}})
+	p.mustRun("up")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	scaled := make(chan result, 1)
+	go func() { scaled <- p.run(ctx, "scale", "app=0") }()
+
+	p.waitForRow(time.Minute, func(r supervisionRow) error {
+		if r.State != "draining" {
+			return errNotYet("draining while the engine stops the instance")
+		}
+		return nil
+	})
+	if res := <-scaled; res.Code != 0 {
+		t.Fatalf("scale app=0: %s", res)
 	}
 }

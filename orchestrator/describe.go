@@ -16,9 +16,10 @@ import (
 )
 
 // secretKey matches variable names whose values describe masks, such as
-// API_TOKEN, DB_PASSWORD, AWS_SECRET_ACCESS_KEY or
-// OTEL_EXPORTER_OTLP_HEADERS. It errs on the side of masking.
-var secretKey = regexp.MustCompile(`(?i)(secret|token|passw|pwd|key|credential|auth|private|cert|cookie|session|headers)`)
+// API_TOKEN, DB_PASS, GPG_PASSPHRASE, AWS_SECRET_ACCESS_KEY, SENTRY_DSN or
+// OTEL_EXPORTER_OTLP_HEADERS. It errs on the side of masking, so BYPASS
+// and COMPASS are masked too.
+var secretKey = regexp.MustCompile(`(?i)(secret|token|pass|pwd|key|credential|auth|private|cert|cookie|session|headers|dsn)`)
 
 // maskedValue replaces the value of a secret-looking variable.
 const maskedValue = "********"
@@ -39,13 +40,17 @@ func MaskEnv(env []string) []string {
 }
 
 // MaskArgs returns a command line with the values of secret-looking
-// options masked: --password=x, --api-key=x and a URL's password. An
-// option whose value is the next argument is not recognized.
+// options masked: --password=x, --token x, --api-key=x and a URL's
+// password. The argument after a secret-looking option without "=" is
+// taken as its value unless it starts with "-", so a boolean option such
+// as --auth hides the argument that follows it.
 func MaskArgs(args []string) []string {
 	out := make([]string, 0, len(args))
-	for _, arg := range args {
+	for i, arg := range args {
 		name, value, ok := strings.Cut(arg, "=")
 		switch {
+		case !ok && i > 0 && isSecretOption(args[i-1]) && !strings.HasPrefix(arg, "-"):
+			arg = maskedValue
 		case !ok || !strings.HasPrefix(name, "-"):
 			arg = maskURLPassword(arg)
 		case secretKey.MatchString(name):
@@ -56,6 +61,12 @@ func MaskArgs(args []string) []string {
 		out = append(out, arg)
 	}
 	return out
+}
+
+// isSecretOption reports whether arg is an option without an inline
+// value whose name looks secret, such as --token.
+func isSecretOption(arg string) bool {
+	return strings.HasPrefix(arg, "-") && !strings.Contains(arg, "=") && secretKey.MatchString(arg)
 }
 
 // maskURLPassword masks the password of a value that is a URL with

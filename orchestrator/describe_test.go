@@ -18,6 +18,10 @@ func TestMaskEnv_SecretKeysAndURLPasswords(t *testing.T) {
 		{"AWS_SECRET_ACCESS_KEY=abc", "AWS_SECRET_ACCESS_KEY=" + maskedValue},
 		{"SIGNING_KEY=abc", "SIGNING_KEY=" + maskedValue},
 		{"api_key=abc", "api_key=" + maskedValue},
+		{"DB_PASS=abc", "DB_PASS=" + maskedValue},
+		{"GPG_PASSPHRASE=abc", "GPG_PASSPHRASE=" + maskedValue},
+		{"DATABASE_DSN=app:s3cret@tcp(db:3306)/app", "DATABASE_DSN=" + maskedValue},
+		{"SENTRY_DSN=https://publickey@o1.ingest.sentry.io/1", "SENTRY_DSN=" + maskedValue},
 		{"PLAIN=hello", "PLAIN=hello"},
 		{"PORT=8080", "PORT=8080"},
 		{"DATABASE_URL=postgres://app:s3cret@db:5432/app", "DATABASE_URL=postgres://app:" + maskedValue + "@db:5432/app"},
@@ -36,9 +40,9 @@ func TestMaskEnv_SecretKeysAndURLPasswords(t *testing.T) {
 func TestMaskArgs(t *testing.T) {
 	t.Parallel()
 	got := MaskArgs([]string{"/app", "--password=hunter2", "--api-key=abc", "--port=8080",
-		"--db=mysql://root:pw@db/x", "token=abc"})
+		"--db=mysql://root:pw@db/x", "token=abc", "--token", "tok123", "-p", "8080", "--api-key"})
 	want := []string{"/app", "--password=" + maskedValue, "--api-key=" + maskedValue, "--port=8080",
-		"--db=mysql://root:" + maskedValue + "@db/x", "token=abc"}
+		"--db=mysql://root:" + maskedValue + "@db/x", "token=abc", "--token", maskedValue, "-p", "8080", "--api-key"}
 	if !slices.Equal(got, want) {
 		t.Errorf("MaskArgs = %q, want %q", got, want)
 	}

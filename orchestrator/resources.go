@@ -149,17 +149,23 @@ func differingFields(a, b string) []string {
 // every up, even one with nothing else to do, so that a network or volume
 // whose settings no longer match the file is reported.
 func (r *upRun) ensureResources(ctx context.Context) error {
-	if err := r.ensureNetworks(ctx); err != nil {
-		return err
-	}
-	return r.ensureVolumes(ctx)
+	return r.ensureResourcesOf(ctx, slices.Collect(maps.Values(r.services)))
 }
 
-// ensureNetworks creates the networks of the selected services that do not
-// exist yet, in name order. An external network must exist already.
-func (r *upRun) ensureNetworks(ctx context.Context) error {
+// ensureResourcesOf creates and checks the networks and volumes of
+// services, as ensureResources does for all of the run's services.
+func (r *upRun) ensureResourcesOf(ctx context.Context, services []*service) error {
+	if err := r.ensureNetworks(ctx, services); err != nil {
+		return err
+	}
+	return r.ensureVolumes(ctx, services)
+}
+
+// ensureNetworks creates the networks of services that do not exist yet,
+// in name order. An external network must exist already.
+func (r *upRun) ensureNetworks(ctx context.Context, services []*service) error {
 	keys := map[string]bool{}
-	for _, svc := range r.services {
+	for _, svc := range services {
 		for key := range ServiceNetworks(svc.Service) {
 			keys[key] = true
 		}
@@ -204,11 +210,11 @@ func (r *upRun) ensureNetwork(ctx context.Context, key string) error {
 	return nil
 }
 
-// ensureVolumes creates the named volumes of the selected services that do
-// not exist yet, in name order. An external volume must exist already.
-func (r *upRun) ensureVolumes(ctx context.Context) error {
+// ensureVolumes creates the named volumes of services that do not exist
+// yet, in name order. An external volume must exist already.
+func (r *upRun) ensureVolumes(ctx context.Context, services []*service) error {
 	names := map[string]bool{}
-	for _, svc := range r.services {
+	for _, svc := range services {
 		for _, m := range svc.Template.Host.Mounts {
 			if m.Type == "volume" && m.Source != "" {
 				names[m.Source] = true

@@ -17,7 +17,7 @@ import (
 const historyTimeout = 5 * time.Second
 
 // readRunHistories reads the runs of the containers that match args from
-// the engine's create, start, die and oom events since the given time, by
+// the engine's create, start, kill, die and oom events since the given time, by
 // container ID. The read ends at the current time, so the engine sends the
 // events it keeps and closes the stream at once.
 //
@@ -30,7 +30,7 @@ func (o *Orchestrator) readRunHistories(ctx context.Context, args filters.Args, 
 	ctx, cancel := context.WithTimeout(ctx, historyTimeout)
 	defer cancel()
 	args.Add("type", string(events.ContainerEventType))
-	for _, action := range []events.Action{events.ActionCreate, events.ActionStart, events.ActionDie, events.ActionOOM} {
+	for _, action := range []events.Action{events.ActionCreate, events.ActionStart, events.ActionKill, events.ActionDie, events.ActionOOM} {
 		args.Add("event", string(action))
 	}
 	messages, errs := o.Engine.Events(ctx, events.ListOptions{
@@ -83,6 +83,10 @@ func (h *runHistory) add(msg events.Message) {
 		h.Complete = true
 	case events.ActionStart:
 		h.Runs = append(h.Runs, containerRun{Started: at})
+	case events.ActionKill:
+		if last != nil && last.Exited.IsZero() {
+			last.Signals = append(last.Signals, msg.Actor.Attributes["signal"])
+		}
 	case events.ActionOOM:
 		if last == nil {
 			h.Runs = append(h.Runs, containerRun{})

@@ -41,7 +41,7 @@ func (o *Orchestrator) Scale(ctx context.Context, p *compose.Project, targets []
 	if err != nil {
 		return err
 	}
-	services, err := o.prepareScale(ctx, p, selected, observed, opts)
+	services, fromFile, err := o.prepareScale(ctx, p, selected, observed, opts)
 	if err != nil {
 		return err
 	}
@@ -63,6 +63,13 @@ func (o *Orchestrator) Scale(ctx context.Context, p *compose.Project, targets []
 	}
 
 	run := newUpRun(o, p, services, opts)
+	defer run.close()
+	// A service resolved from the file may belong to a project that is not
+	// up, so its networks and volumes are created as up creates them. The
+	// others run already and keep what their instances use.
+	if err := run.ensureResourcesOf(ctx, fromFile); err != nil {
+		return errors.Join(err, run.cleanup(ctx))
+	}
 	if err := run.execute(ctx, plan, observed); err != nil {
 		return errors.Join(err, run.cleanup(ctx))
 	}
@@ -72,35 +79,36 @@ func (o *Orchestrator) Scale(ctx context.Context, p *compose.Project, targets []
 // prepareScale resolves the selected services for a scale: the template
 // of the revision each service runs and the revision of its running front
 // door. Only a service without a running instance is resolved from the
-// file, with its image built when missing, as up does.
+// file, with its image built when missing, as up does; fromFile lists
+// those services.
 func (o *Orchestrator) prepareScale(ctx context.Context, p *compose.Project, selected []compose.Service,
-	observed []ObservedContainer, opts UpOptions) ([]*service, error) {
+	observed []ObservedContainer, opts UpOptions) (services, fromFile []*service, err error) {
 	cpus, err := o.cpus(ctx, selected)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var services []*service
 	for i := range selected {
 		svc := &selected[i]
 		tmpl, err := o.runningTemplate(ctx, p.Name, svc.Name)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if tmpl == nil {
-			fromFile, err := o.prepare(ctx, p, selected[i:i+1], opts)
+			prepared, err := o.prepare(ctx, p, selected[i:i+1], opts)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			services = append(services, fromFile...)
+			services = append(services, prepared...)
+			fromFile = append(fromFile, prepared...)
 			continue
 		}
 		prepared := &service{Service: svc, Count: svc.Instances.Resolve(cpus), Template: tmpl}
 		if prepared.FrontDoor, err = o.scaleFrontDoor(ctx, p, svc, observed); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		services = append(services, prepared)
 	}
-	return services, nil
+	return services, fromFile, nil
 }
 
 // scaleFrontDoor returns the front door of a service as it runs, even when

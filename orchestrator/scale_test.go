@@ -173,3 +173,25 @@ func TestScale_UnknownService(t *testing.T) {
 		t.Errorf("error = %v, want one that names the unknown service", err)
 	}
 }
+
+// TestScale_ProjectNotUp scales a service of a project that has no
+// container and no network yet: the instances resolve from the file, so
+// the file's network must be created for them, as up creates it.
+func TestScale_ProjectNotUp(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	p := testProject(1, true)
+	if err := o.Scale(t.Context(), p, []ScaleTarget{{Service: "web", Count: compose.InstanceCount{Fixed: 2}}}, UpOptions{}); err != nil {
+		t.Fatalf("Scale: %v", err)
+	}
+	slots, _ := instanceSlots(t, engine)
+	if !slices.Equal(slots, []int{0, 1}) {
+		t.Errorf("slots after scale = %v, want [0 1]", slots)
+	}
+	engine.mu.Lock()
+	defer engine.mu.Unlock()
+	if _, ok := engine.networks["shop_default"]; !ok {
+		t.Errorf("network shop_default was not created; networks: %v", engine.networks)
+	}
+}

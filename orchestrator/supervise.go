@@ -2,10 +2,12 @@ package orchestrator
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"golang.org/x/sys/unix"
 )
 
 // The engine restarts crashed containers itself, and clusterctl only reads
@@ -30,6 +32,11 @@ type containerRun struct {
 	Exited    time.Time
 	ExitCode  int
 	OOMKilled bool
+	// Signals are the numbers of the signals that the engine's kill
+	// events sent to the container during the run, as the events write
+	// them ("15"). A stop sends the stop signal, then SIGKILL at the end of
+	// the grace period.
+	Signals []string
 }
 
 // duration returns how long a finished run lasted, and false when its
@@ -153,10 +160,55 @@ func supervise(info container.InspectResponse, policy supervisionPolicy, history
 		if sup.GaveUp {
 			sup.State = StateCrashloop
 		}
+	// TODO: an instance that left the front door's rotation and drains its
+	// requests before its stop signal still reads as ready.
+	case stopping(info, history.Runs):
+		sup.State = StateDraining
 	default:
 		sup.State = runningState(info, sup, now)
 	}
 	return sup
+}
+
+// stopping reports whether the engine stops the running container: its
+// current run got the container's stop signal or SIGKILL. A stop of an
+// earlier run, or another signal such as a SIGHUP to reload, does not
+// count.
+func stopping(info container.InspectResponse, runs []containerRun) bool {
+	if len(runs) == 0 {
+		return false
+	}
+	last := runs[len(runs)-1]
+	started := parseTime(info.State.StartedAt)
+	if !last.Exited.IsZero() || last.Started.IsZero() || last.Started.Before(started) {
+		return false
+	}
+	stopSignal := "SIGTERM"
+	if info.Config != nil && info.Config.StopSignal != "" {
+		stopSignal = info.Config.StopSignal
+	}
+	want, known := signalNumber(stopSignal)
+	for _, sig := range last.Signals {
+		if sig == "9" || !known || sig == strconv.Itoa(want) {
+			return true
+		}
+	}
+	return false
+}
+
+// signalNumber returns the number of a stop_signal value as the engine
+// takes it: a number, or a name with or without the SIG prefix. It
+// returns false for a name it does not know.
+func signalNumber(value string) (int, bool) {
+	if n, err := strconv.Atoi(value); err == nil {
+		return n, true
+	}
+	name := strings.ToUpper(value)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	n := unix.SignalNum(name)
+	return int(n), n != 0
 }
 
 // runningState is the state of a running container. A run after a restart

@@ -447,3 +447,55 @@ func TestSupervise_OOMKillWithoutEvents(t *testing.T) {
 		t.Error("a container that never restarted reports an earlier OOM kill")
 	}
 }
+
+// TestSupervise_DrainingWhileStopping reads the kill events of a running
+// instance: the engine's stop signal, or the SIGKILL at the end of the
+// grace period, means the instance is stopping and ps shows draining. Any
+// other signal, such as a SIGHUP to reload, leaves it ready.
+func TestSupervise_DrainingWhileStopping(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, stopSignal, signal, want string
+	}{
+		{"default stop signal", "", "15", StateDraining},
+		{"SIGKILL after the grace period", "", "9", StateDraining},
+		{"stop_signal SIGINT", "SIGINT", "2", StateDraining},
+		{"stop_signal as a number", "3", "3", StateDraining},
+		{"stop_signal without SIG", "usr1", "10", StateDraining},
+		{"reload with SIGHUP", "", "1", StateReady},
+		{"SIGTERM with stop_signal SIGINT", "SIGINT", "15", StateReady},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var h runHistory
+			h.add(event(events.ActionStart, ago(time.Minute), ""))
+			kill := event(events.ActionKill, ago(time.Second), "")
+			kill.Actor.Attributes["signal"] = tc.signal
+			h.add(kill)
+			info := inspection(runningSince(ago(time.Minute)), 0, unlessStopped, "")
+			info.Config.StopSignal = tc.stopSignal
+			if got := supervise(info, policyOf(info), h, now).State; got != tc.want {
+				t.Errorf("state = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestSupervise_KillOfEarlierRunIgnored checks that a stop of an earlier
+// run, which a later start through the API ended, does not make the
+// current run draining.
+func TestSupervise_KillOfEarlierRunIgnored(t *testing.T) {
+	t.Parallel()
+	var h runHistory
+	h.add(event(events.ActionStart, ago(time.Minute), ""))
+	kill := event(events.ActionKill, ago(50*time.Second), "")
+	kill.Actor.Attributes["signal"] = "15"
+	h.add(kill)
+	h.add(event(events.ActionDie, ago(49*time.Second), "0"))
+	h.add(event(events.ActionStart, ago(40*time.Second), ""))
+	info := inspection(runningAfterExit(ago(40*time.Second), ago(49*time.Second)), 0, unlessStopped, "")
+	if got := supervise(info, policyOf(info), h, now).State; got != StateReady {
+		t.Errorf("state = %q, want ready", got)
+	}
+}

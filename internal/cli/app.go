@@ -96,7 +96,7 @@ func usagef(format string, args ...any) error {
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "clusterctl",
 		Usage: "run every worker of a compose service as its own container, behind a front door",
 		Description: "clusterctl reads a compose file, runs one container per instance through the Docker API,\n" +
@@ -120,6 +120,18 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			describeCommand(), monitCommand(), importCommand(), configCommand(), versionCommand(),
 			frontDoorCommand(), probeCommand(), lockCommand(),
 		},
+	}
+	setUsageErrors(app.Commands, app.OnUsageError)
+	return app
+}
+
+// setUsageErrors gives every command and subcommand the app's handler of
+// flag mistakes, because urfave/cli applies the app's handler to global
+// flags only and would exit 1 on a command's unknown or invalid flag.
+func setUsageErrors(commands []*cli.Command, handler cli.OnUsageErrorFunc) {
+	for _, cmd := range commands {
+		cmd.OnUsageError = handler
+		setUsageErrors(cmd.Subcommands, handler)
 	}
 }
 
