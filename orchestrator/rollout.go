@@ -436,11 +436,12 @@ func (o *Orchestrator) running(ctx context.Context, id string) bool {
 }
 
 // removeOld removes the old instances of a finished rollout, each once its
-// background stop ended, in parallel.
-//
-// TODO: Docker Compose mounts a replaced container's anonymous volumes in
-// its successor; here the new instance gets new ones and the old ones stay
-// on the engine, unlabeled, so that not even down --volumes finds them.
+// background stop ended, in parallel. Their anonymous volumes go with them,
+// because nothing else refers to those volumes: the new instances got
+// their own, and left on the engine they would be unlabeled, so that not
+// even down --volumes would find them. Docker Compose instead mounts a
+// recreated container's anonymous volumes in its successor; with start-first
+// replacement both would use them at once.
 func (r *upRun) removeOld(ctx context.Context, reps []replacement) {
 	var wg sync.WaitGroup
 	for _, rep := range reps {
@@ -449,7 +450,7 @@ func (r *upRun) removeOld(ctx context.Context, reps []replacement) {
 		}
 		wg.Go(func() {
 			r.waitStopped(rep.Old.ID)
-			if err := r.o.removeContainer(ctx, rep.Old.ID); err != nil {
+			if err := r.o.removeContainerVolumes(ctx, rep.Old.ID, true); err != nil {
 				r.o.logger().Warn("remove replaced instance", "container", rep.Old.Name, "err", err)
 				return
 			}

@@ -652,3 +652,44 @@ func TestUp_NoStartLeavesRunningInstances(t *testing.T) {
 		t.Errorf("no warning about the deferred rollout; events: %+v", *events)
 	}
 }
+
+// TestUp_ReplacedAndScaledAwayTakeAnonymousVolumes checks that an instance
+// removed for good, by a rollout or a scale-down, is removed with its
+// anonymous volumes, which nothing else refers to.
+func TestUp_ReplacedAndScaledAwayTakeAnonymousVolumes(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	p := projectOf(serviceOf("web", 2, func(svc *compose.Service) {
+		svc.Config.Volumes = []composetypes.ServiceVolumeConfig{{Type: composetypes.VolumeTypeVolume, Target: "/cache"}}
+	}))
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("first Up: %v", err)
+	}
+
+	value := "v2"
+	p.Services[0].Config.Environment = composetypes.MappingWithEquals{"VERSION": &value}
+	engine.removed = nil
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("rollout Up: %v", err)
+	}
+	if len(engine.removed) != 2 {
+		t.Errorf("rollout removed %d containers, want the 2 old instances", len(engine.removed))
+	}
+	for _, r := range engine.removed {
+		if !r.anonymousVolumes {
+			t.Errorf("rollout removed %s without its anonymous volumes", r.name)
+		}
+	}
+
+	if err := p.SetInstances("web", compose.InstanceCount{Fixed: 1}); err != nil {
+		t.Fatalf("SetInstances: %v", err)
+	}
+	engine.removed = nil
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("scale-down Up: %v", err)
+	}
+	if len(engine.removed) != 1 || !engine.removed[0].anonymousVolumes {
+		t.Errorf("scale-down removed %+v, want slot 1 with its anonymous volumes", engine.removed)
+	}
+}

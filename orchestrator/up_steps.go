@@ -183,7 +183,9 @@ func (r *upRun) removeInstances(ctx context.Context, steps []Step) error {
 		wg.Go(func() {
 			errs[i] = r.o.stopInstance(ctx, r.p.Name, step.Service, step.Slot, step.ID, step.Container)
 			if errs[i] == nil {
-				errs[i] = r.o.removeContainer(ctx, step.ID)
+				// A slot removed for good takes its anonymous volumes along,
+				// as a replaced instance does.
+				errs[i] = r.o.removeContainerVolumes(ctx, step.ID, true)
 			}
 			if errs[i] == nil {
 				r.o.Report.emit(Event{Kind: EventRemoved, Project: r.p.Name, Service: step.Service, Slot: step.Slot, Container: step.Container})
