@@ -5,7 +5,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/colorprofile"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
@@ -47,7 +47,7 @@ func monitCommand() *cli.Command {
 				return err
 			}
 			return monit.Run(c.Context, name, source, out, monit.Options{
-				Interval: interval, Renderer: lipgloss.NewRenderer(out),
+				Interval: interval, Profile: colorprofile.Detect(out, os.Environ()),
 			})
 		},
 	}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
 )
 
 // Options are the optional settings of New.
@@ -16,10 +16,11 @@ type Options struct {
 	Interval time.Duration
 	// Timeout bounds one snapshot, DefaultSnapshotTimeout when 0.
 	Timeout time.Duration
-	// Renderer styles the view for its terminal. Nil means plain text.
-	// lipgloss.NewRenderer(os.Stdout) picks colors the terminal supports
-	// and none when NO_COLOR is set.
-	Renderer *lipgloss.Renderer
+	// Profile is the styling that the terminal supports. The zero value,
+	// NoTTY and ASCII mean plain text, so that NO_COLOR turns off bold and
+	// faint text too. colorprofile.Detect(os.Stdout, os.Environ()) picks
+	// the profile of the terminal and ASCII when NO_COLOR is set.
+	Profile colorprofile.Profile
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
 }
@@ -59,7 +60,7 @@ func New(ctx context.Context, project string, source Source, opts Options) Model
 	m := Model{
 		ctx: ctx, project: project, source: source,
 		interval: opts.Interval, timeout: opts.Timeout, now: opts.Now,
-		styles: newStyles(opts.Renderer),
+		styles: newStyles(opts.Profile),
 	}
 	if m.interval <= 0 {
 		m.interval = DefaultInterval
@@ -82,7 +83,7 @@ func (m Model) Init() tea.Cmd {
 // stores each snapshot and schedules the next one.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
-	case tea.KeyMsg:
+	case tea.KeyPressMsg:
 		return m, keyCommand(msg)
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -95,7 +96,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-func keyCommand(msg tea.KeyMsg) tea.Cmd {
+func keyCommand(msg tea.KeyPressMsg) tea.Cmd {
 	switch msg.String() {
 	case "q", "esc", "ctrl+c":
 		return tea.Quit

@@ -4,16 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
-	"github.com/muesli/termenv"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/colorprofile"
 )
 
 // fakeSource returns the next of its results on each call, then repeats
@@ -55,10 +55,10 @@ func sampleRows() []Row {
 
 // newTestModel returns a model of project shop, sized to width and height,
 // that has applied one snapshot of rows.
-func newTestModel(t testing.TB, width, height int, renderer *lipgloss.Renderer, rows []Row) Model {
+func newTestModel(t testing.TB, width, height int, profile colorprofile.Profile, rows []Row) Model {
 	t.Helper()
 	m := New(t.Context(), "shop", &fakeSource{results: []fakeResult{{rows: rows}}}, Options{
-		Renderer: renderer, Now: func() time.Time { return testTime },
+		Profile: profile, Now: func() time.Time { return testTime },
 	})
 	m = update(t, m, tea.WindowSizeMsg{Width: width, Height: height})
 	return update(t, m, snapshotMsg{rows: rows, started: testTime})
@@ -74,29 +74,23 @@ func update(t testing.TB, m Model, msg tea.Msg) Model {
 	return model
 }
 
-func ansiRenderer() *lipgloss.Renderer {
-	r := lipgloss.NewRenderer(io.Discard)
-	r.SetColorProfile(termenv.ANSI)
-	return r
-}
-
 func TestModel_QuitKeys(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name string
-		key  tea.KeyMsg
+		key  tea.KeyPressMsg
 		quit bool
 	}{
-		{"q", tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("q")}, true},
-		{"ctrl+c", tea.KeyMsg{Type: tea.KeyCtrlC}, true},
-		{"esc", tea.KeyMsg{Type: tea.KeyEsc}, true},
-		{"x", tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("x")}, false},
-		{"Q", tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("Q")}, false},
+		{"q", tea.KeyPressMsg{Code: 'q', Text: "q"}, true},
+		{"ctrl+c", tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}, true},
+		{"esc", tea.KeyPressMsg{Code: tea.KeyEscape}, true},
+		{"x", tea.KeyPressMsg{Code: 'x', Text: "x"}, false},
+		{"Q", tea.KeyPressMsg{Code: 'q', Mod: tea.ModShift, Text: "Q"}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			m := newTestModel(t, 80, 24, nil, sampleRows())
+			m := newTestModel(t, 80, 24, colorprofile.Unknown, sampleRows())
 
 			_, cmd := m.Update(tc.key)
 
@@ -118,7 +112,7 @@ func TestModel_QuitKeys(t *testing.T) {
 
 func TestModel_SnapshotRendersRows(t *testing.T) {
 	t.Parallel()
-	m := newTestModel(t, 80, 24, nil, sampleRows())
+	m := newTestModel(t, 80, 24, colorprofile.Unknown, sampleRows())
 
 	want := strings.Join([]string{
 		"clusterctl monit  project shop                                  updated 17:03:36",
@@ -131,7 +125,7 @@ func TestModel_SnapshotRendersRows(t *testing.T) {
 		"",
 		"q quit",
 	}, "\n")
-	if got := m.View(); got != want {
+	if got := m.View().Content; got != want {
 		t.Errorf("View() =\n%s\nwant\n%s", got, want)
 	}
 }
@@ -149,9 +143,9 @@ func TestModel_TitleNarrows(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(fmt.Sprint(tc.width), func(t *testing.T) {
 			t.Parallel()
-			m := newTestModel(t, tc.width, 24, nil, sampleRows())
+			m := newTestModel(t, tc.width, 24, colorprofile.Unknown, sampleRows())
 
-			if got := strings.Split(m.View(), "\n")[0]; got != tc.want {
+			if got := strings.Split(m.View().Content, "\n")[0]; got != tc.want {
 				t.Errorf("title = %q, want %q", got, tc.want)
 			}
 		})
@@ -160,9 +154,9 @@ func TestModel_TitleNarrows(t *testing.T) {
 
 func TestModel_WideTerminalShowsAllColumns(t *testing.T) {
 	t.Parallel()
-	m := newTestModel(t, 120, 24, nil, sampleRows())
+	m := newTestModel(t, 120, 24, colorprofile.Unknown, sampleRows())
 
-	lines := strings.Split(m.View(), "\n")
+	lines := strings.Split(m.View().Content, "\n")
 
 	header := strings.Fields(lines[2])
 	want := []string{"INSTANCE", "NAME", "STATE", "HEALTH", "RESTARTS", "UPTIME", "CPU%", "MEM", "LIMIT"}
@@ -188,9 +182,9 @@ func TestModel_NarrowTerminalHidesColumns(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(fmt.Sprint(tc.width), func(t *testing.T) {
 			t.Parallel()
-			m := newTestModel(t, tc.width, 24, nil, sampleRows())
+			m := newTestModel(t, tc.width, 24, colorprofile.Unknown, sampleRows())
 
-			header := " " + strings.Join(strings.Fields(strings.Split(m.View(), "\n")[2]), " ") + " "
+			header := " " + strings.Join(strings.Fields(strings.Split(m.View().Content, "\n")[2]), " ") + " "
 
 			for _, name := range tc.visible {
 				if !strings.Contains(header, " "+name+" ") {
@@ -212,17 +206,17 @@ func TestModel_LinesFitWidth(t *testing.T) {
 	long[0].Service = strings.Repeat("very-long-service-name-", 4)
 	long[0].Name = strings.Repeat("x", 120)
 	long[1].CPUPercent, long[1].MemoryBytes = 1234.5, 1<<50
-	renderers := map[string]*lipgloss.Renderer{"plain": nil, "ansi": ansiRenderer()}
+	profiles := map[string]colorprofile.Profile{"plain": colorprofile.Unknown, "ansi": colorprofile.ANSI}
 	rowSets := map[string][]Row{"sample": sampleRows(), "long": long, "empty": {}}
 	for _, width := range []int{80, 60, 40, 20} {
-		for rendererName, renderer := range renderers {
+		for profileName, profile := range profiles {
 			for rowsName, rows := range rowSets {
-				t.Run(fmt.Sprintf("%d/%s/%s", width, rendererName, rowsName), func(t *testing.T) {
+				t.Run(fmt.Sprintf("%d/%s/%s", width, profileName, rowsName), func(t *testing.T) {
 					t.Parallel()
-					m := newTestModel(t, width, 24, renderer, rows)
+					m := newTestModel(t, width, 24, profile, rows)
 					m = update(t, m, snapshotMsg{err: errors.New(strings.Repeat("engine unreachable ", 10))})
 
-					for i, line := range strings.Split(m.View(), "\n") {
+					for i, line := range strings.Split(m.View().Content, "\n") {
 						if w := lipgloss.Width(line); w > width {
 							t.Errorf("line %d is %d cells wide, more than %d: %q", i, w, width, line)
 						}
@@ -238,7 +232,7 @@ func TestModel_SourceErrorShown(t *testing.T) {
 	m := New(t.Context(), "shop", &fakeSource{results: []fakeResult{{err: errors.New("list containers: engine down")}}}, Options{})
 
 	m = update(t, m, m.Init()())
-	view := m.View()
+	view := m.View().Content
 
 	if !strings.Contains(view, "error: list containers: engine down") {
 		t.Errorf("view does not show the source's error:\n%s", view)
@@ -250,10 +244,10 @@ func TestModel_SourceErrorShown(t *testing.T) {
 
 func TestModel_ErrorKeepsLastRows(t *testing.T) {
 	t.Parallel()
-	m := newTestModel(t, 80, 24, nil, sampleRows())
+	m := newTestModel(t, 80, 24, colorprofile.Unknown, sampleRows())
 
 	m = update(t, m, snapshotMsg{err: errors.New("context deadline exceeded"), started: testTime.Add(time.Second)})
-	view := m.View()
+	view := m.View().Content
 
 	for _, want := range []string{"api.0", "worker.1", "error: context deadline exceeded", "updated 17:03:36", "q quit"} {
 		if !strings.Contains(view, want) {
@@ -262,7 +256,7 @@ func TestModel_ErrorKeepsLastRows(t *testing.T) {
 	}
 
 	m = update(t, m, snapshotMsg{rows: sampleRows()[:1], started: testTime.Add(2 * time.Second)})
-	view = m.View()
+	view = m.View().Content
 
 	if strings.Contains(view, "error:") {
 		t.Errorf("view still shows the error after a snapshot succeeded:\n%s", view)
@@ -274,9 +268,9 @@ func TestModel_ErrorKeepsLastRows(t *testing.T) {
 
 func TestModel_NoInstances(t *testing.T) {
 	t.Parallel()
-	m := newTestModel(t, 80, 24, nil, nil)
+	m := newTestModel(t, 80, 24, colorprofile.Unknown, nil)
 
-	if view := m.View(); !strings.Contains(view, "no instances in project shop; start them with clusterctl up") {
+	if view := m.View().Content; !strings.Contains(view, "no instances in project shop; start them with clusterctl up") {
 		t.Errorf("view of an empty project:\n%s", view)
 	}
 }
@@ -287,15 +281,15 @@ func TestModel_HeightLimitsRows(t *testing.T) {
 	for slot := range 30 {
 		rows = append(rows, Row{Service: "api", Slot: slot, Name: fmt.Sprintf("shop-api-%d", slot), State: "ready"})
 	}
-	m := newTestModel(t, 80, 12, nil, rows)
+	m := newTestModel(t, 80, 12, colorprofile.Unknown, rows)
 
-	lines := strings.Split(m.View(), "\n")
+	lines := strings.Split(m.View().Content, "\n")
 
 	if len(lines) > 12 {
 		t.Errorf("view has %d lines, more than the height 12:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
-	if !strings.Contains(m.View(), "… 25 more instances") {
-		t.Errorf("view does not count the hidden rows:\n%s", m.View())
+	if !strings.Contains(m.View().Content, "… 25 more instances") {
+		t.Errorf("view does not count the hidden rows:\n%s", m.View().Content)
 	}
 	if lines[len(lines)-1] != "q quit" {
 		t.Errorf("last line = %q, want the footer", lines[len(lines)-1])
@@ -304,9 +298,9 @@ func TestModel_HeightLimitsRows(t *testing.T) {
 
 func TestModel_StateColors(t *testing.T) {
 	t.Parallel()
-	m := newTestModel(t, 80, 24, ansiRenderer(), sampleRows())
+	m := newTestModel(t, 80, 24, colorprofile.ANSI, sampleRows())
 
-	lines := strings.Split(m.View(), "\n")
+	lines := strings.Split(m.View().Content, "\n")
 
 	cases := []struct {
 		line int
@@ -339,11 +333,11 @@ func TestModel_NoColor(t *testing.T) {
 	for _, tc := range cases {
 		t.Run("NO_COLOR="+tc.noColor, func(t *testing.T) {
 			t.Setenv("NO_COLOR", tc.noColor)
-			renderer := lipgloss.NewRenderer(io.Discard, termenv.WithTTY(true))
-			m := newTestModel(t, 80, 24, renderer, sampleRows())
+			profile := colorprofile.Env(os.Environ())
+			m := newTestModel(t, 80, 24, profile, sampleRows())
 
-			if got := strings.Contains(m.View(), "\x1b["); got != tc.escapes {
-				t.Errorf("NO_COLOR=%q: view has escape sequences %v, want %v:\n%q", tc.noColor, got, tc.escapes, m.View())
+			if got := strings.Contains(m.View().Content, "\x1b["); got != tc.escapes {
+				t.Errorf("NO_COLOR=%q: view has escape sequences %v, want %v:\n%q", tc.noColor, got, tc.escapes, m.View().Content)
 			}
 		})
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	tea "github.com/charmbracelet/bubbletea"
+	tea "charm.land/bubbletea/v2"
 )
 
 // Run shows the view of project on out, a terminal, and reads keys from
@@ -18,7 +18,6 @@ func Run(ctx context.Context, project string, source Source, out io.Writer, opts
 	program := tea.NewProgram(model,
 		tea.WithContext(ctx),
 		tea.WithOutput(out),
-		tea.WithAltScreen(),
 		tea.WithoutSignalHandler(),
 	)
 	_, err := program.Run()

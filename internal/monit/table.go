@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/charmbracelet/lipgloss"
+	"charm.land/lipgloss/v2"
 
 	"github.com/clusterctl/clusterctl/orchestrator"
 )

@@ -2,12 +2,12 @@ package monit
 
 import (
 	"fmt"
-	"io"
 	"strings"
 
-	"github.com/charmbracelet/lipgloss"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
-	"github.com/muesli/termenv"
 
 	"github.com/clusterctl/clusterctl/orchestrator"
 )
@@ -25,18 +25,21 @@ type styles struct {
 	states                     map[string]lipgloss.Style
 }
 
-func newStyles(r *lipgloss.Renderer) styles {
-	if r == nil {
-		r = lipgloss.NewRenderer(io.Discard)
-		r.SetColorProfile(termenv.Ascii)
+// newStyles returns the styles of profile. Profiles without colors get
+// plain styles. The others get the first eight ANSI colors, which every
+// color terminal has.
+func newStyles(profile colorprofile.Profile) styles {
+	if profile <= colorprofile.ASCII {
+		plain := lipgloss.NewStyle()
+		return styles{title: plain, header: plain, footer: plain, err: plain}
 	}
-	green := r.NewStyle().Foreground(lipgloss.Color("2"))
-	yellow := r.NewStyle().Foreground(lipgloss.Color("3"))
-	red := r.NewStyle().Foreground(lipgloss.Color("1"))
+	green := lipgloss.NewStyle().Foreground(lipgloss.Color("2"))
+	yellow := lipgloss.NewStyle().Foreground(lipgloss.Color("3"))
+	red := lipgloss.NewStyle().Foreground(lipgloss.Color("1"))
 	return styles{
-		title:  r.NewStyle().Bold(true),
-		header: r.NewStyle().Bold(true),
-		footer: r.NewStyle().Faint(true),
+		title:  lipgloss.NewStyle().Bold(true),
+		header: lipgloss.NewStyle().Bold(true),
+		footer: lipgloss.NewStyle().Faint(true),
 		err:    red,
 		states: map[string]lipgloss.Style{
 			orchestrator.StateReady:     green,
@@ -49,10 +52,18 @@ func newStyles(r *lipgloss.Renderer) styles {
 	}
 }
 
-// View renders the screen. No line is wider than the terminal: the table
+// View returns the screen on the terminal's alternate screen, so that the
+// view redraws in place and the shell's screen comes back on quit.
+func (m Model) View() tea.View {
+	view := tea.NewView(m.screen())
+	view.AltScreen = true
+	return view
+}
+
+// screen renders the screen. No line is wider than the terminal: the table
 // first narrows the instance and name columns, then hides columns, and
 // every line is cut at the width as a last resort.
-func (m Model) View() string {
+func (m Model) screen() string {
 	width := m.width
 	if width <= 0 {
 		width = defaultWidth
