@@ -38,7 +38,7 @@ demo: check-docker build images
 	CLUSTERCTL=$(CLUSTERCTL) deployments/demo/demo.sh
 
 demo-down: build
-	$(CLUSTERCTL) -f deployments/demo/compose.yaml down
+	$(CLUSTERCTL) -f deployments/demo/compose.yaml down --volumes
 
 check-docker:
 	@docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || { \

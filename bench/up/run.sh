@@ -41,11 +41,13 @@ IMAGE=clusterctl-bench/worker:$run_id
 projects=()    # label filters, key=value, of everything this script created
 stuck_nets=()  # networks that the engine failed to remove
 
-# remove_labelled force-removes the containers, then the networks, that carry a label.
+# remove_labelled force-removes the containers, then the networks and volumes, that carry a
+# label. The volumes are clusterctl's revision history, which down keeps without --volumes.
 remove_labelled() {
 	local filter=$1
 	docker ps -aq --filter "label=$filter" | xargs -r docker rm -f >/dev/null 2>&1 || true
 	docker network ls -q --filter "label=$filter" | xargs -r docker network rm >/dev/null 2>&1 || true
+	docker volume ls -q --filter "label=$filter" | xargs -r docker volume rm >/dev/null 2>&1 || true
 }
 
 cleanup() {
