@@ -151,7 +151,7 @@ func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, 
 			if c.Service != svc.Name || c.Role != RoleInstance || c.State != "running" || c.Slot >= svc.Count {
 				continue
 			}
-			_, state, err := o.readyBackend(ctx, c)
+			_, state, _, err := o.readyBackend(ctx, c)
 			if err != nil {
 				return false, err
 			}
@@ -164,16 +164,14 @@ func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, 
 			o.Report.emit(Event{Kind: EventInfo, Project: p.Name, Service: svc.Name, Slot: -1,
 				Message: fmt.Sprintf("front door lists %d instances, %d are ready; converging", len(members), len(want))})
 			run := newUpRun(o, p, services, UpOptions{})
+			defer run.close()
 			if err := run.loadRotations(ctx, observed); err != nil {
 				return true, err
 			}
-			err := run.waitPending(ctx, "")
-			if err == nil {
-				err = run.syncAll(ctx)
+			if err := run.waitPending(ctx, ""); err != nil {
+				return true, err
 			}
-			run.background.Wait()
-			run.close()
-			return true, err
+			return true, run.syncAll(ctx)
 		}
 	}
 	return false, nil
@@ -200,19 +198,11 @@ func (o *Orchestrator) frontDoorMembers(ctx context.Context, id string) (map[str
 
 // backendOf returns the rotation entry of a running instance.
 func (o *Orchestrator) backendOf(ctx context.Context, id string, slot int) (Backend, error) {
-	b, _, err := o.inspectBackend(ctx, id, slot)
-	return b, err
-}
-
-// inspectBackend inspects an instance and returns its rotation entry with
-// the inspection it came from.
-func (o *Orchestrator) inspectBackend(ctx context.Context, id string, slot int) (Backend, container.InspectResponse, error) {
 	info, err := o.Engine.ContainerInspect(ctx, id)
 	if err != nil {
-		return Backend{}, info, fmt.Errorf("inspect %s: %w", shortID(id), err)
+		return Backend{}, fmt.Errorf("inspect %s: %w", shortID(id), err)
 	}
-	b, err := backendFrom(info, slot)
-	return b, info, err
+	return backendFrom(info, slot)
 }
 
 // backendFrom returns the rotation entry of an inspected instance.

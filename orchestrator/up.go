@@ -264,8 +264,10 @@ func newUpRun(o *Orchestrator, p *compose.Project, services []*service, opts UpO
 	return run
 }
 
-// close ends the run's member streams to its front doors.
+// close waits for the run's background work and ends its member streams
+// to its front doors.
 func (r *upRun) close() {
+	r.background.Wait()
 	for _, rot := range r.doors {
 		rot.close()
 	}

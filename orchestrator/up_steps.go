@@ -43,12 +43,13 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 			running = append(running, c)
 		}
 		backends := make([]Backend, len(running))
+		states := make([]string, len(running))
 		infos := make([]container.InspectResponse, len(running))
 		inspections, inspectCtx := errgroup.WithContext(ctx)
 		for i, c := range running {
 			inspections.Go(func() error {
 				var err error
-				backends[i], infos[i], err = r.o.inspectBackend(inspectCtx, c.ID, c.Slot)
+				backends[i], states[i], infos[i], err = r.o.readyBackend(inspectCtx, c)
 				return err
 			})
 		}
@@ -56,7 +57,7 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 			return err
 		}
 		for i, c := range running {
-			switch instanceState(infos[i]) {
+			switch states[i] {
 			case StateReady:
 				rot.add(backends[i])
 			case StateStarting:
@@ -126,26 +127,27 @@ func (r *upRun) waitPending(ctx context.Context, service string) error {
 	return errors.Join(errs...)
 }
 
-// readyBackend returns the rotation entry of an instance and its ps state.
-// An instance that stopped, or was removed, since the caller listed it has
-// no entry and no state: a command killed while it stopped an old instance
-// leaves the engine stopping it.
-func (o *Orchestrator) readyBackend(ctx context.Context, c ObservedContainer) (Backend, string, error) {
+// readyBackend inspects a listed instance and returns its rotation entry,
+// its ps state and the inspection. An instance that stopped, or was
+// removed, since the caller listed it has no entry and an empty state,
+// because a command killed while it stopped an old instance leaves the
+// engine stopping it.
+func (o *Orchestrator) readyBackend(ctx context.Context, c ObservedContainer) (Backend, string, container.InspectResponse, error) {
 	info, err := o.Engine.ContainerInspect(ctx, c.ID)
 	if errdefs.IsNotFound(err) {
-		return Backend{}, "", nil
+		return Backend{}, "", info, nil
 	}
 	if err != nil {
-		return Backend{}, "", fmt.Errorf("inspect %s: %w", c.Name, err)
+		return Backend{}, "", info, fmt.Errorf("inspect %s: %w", c.Name, err)
 	}
 	if info.State == nil || !info.State.Running {
-		return Backend{}, "", nil
+		return Backend{}, "", info, nil
 	}
 	b, err := backendFrom(info, c.Slot)
 	if err != nil {
-		return Backend{}, "", err
+		return Backend{}, "", info, err
 	}
-	return b, instanceState(info), nil
+	return b, instanceState(info), info, nil
 }
 
 func (r *upRun) addToRotation(ctx context.Context, svc *service, inst created) error {

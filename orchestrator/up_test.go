@@ -261,14 +261,14 @@ func TestReadyBackend_StoppedSinceListed(t *testing.T) {
 	o, _ := newTestOrchestrator(engine)
 	engine.containers["c1"] = &fakeContainer{id: "c1", name: "shop-web-0-aaaaaa", networks: []string{"shop_default"}}
 
-	b, state, err := o.readyBackend(t.Context(), ObservedContainer{ID: "c1", Name: "shop-web-0-aaaaaa", State: "running"})
+	b, state, _, err := o.readyBackend(t.Context(), ObservedContainer{ID: "c1", Name: "shop-web-0-aaaaaa", State: "running"})
 	if err != nil {
 		t.Fatalf("readyBackend of a stopped instance: %v", err)
 	}
 	if state != "" || b.ID != "" {
 		t.Errorf("readyBackend of a stopped instance = %+v, %q; want no entry and no state", b, state)
 	}
-	_, state, err = o.readyBackend(t.Context(), ObservedContainer{ID: "gone", Name: "shop-web-1-bbbbbb", State: "running"})
+	_, state, _, err = o.readyBackend(t.Context(), ObservedContainer{ID: "gone", Name: "shop-web-1-bbbbbb", State: "running"})
 	if err != nil || state != "" {
 		t.Errorf("readyBackend of a removed instance = %q, %v; want no state and no error", state, err)
 	}
