@@ -8,9 +8,10 @@ import (
 )
 
 // checkInstances rejects settings that only one container can hold when the
-// service may run more than one instance: a container name, a host name, a
-// static IP or MAC address, and a fixed host port that the instances would
-// publish themselves. With one instance they work as in Docker Compose.
+// service may run more than one instance. These are a container name, a
+// host name, a static IP or MAC address, and a fixed host port that the
+// instances would publish themselves. With one instance they work as in
+// Docker Compose.
 func checkInstances(project string, svc Service) error {
 	if !svc.Instances.mayExceedOne() {
 		return nil
@@ -30,9 +31,9 @@ func checkInstances(project string, svc Service) error {
 }
 
 // CheckInstanceCount rejects a host port range on a service without a front
-// door that has fewer ports than count, the resolved instance count: each
-// instance binds one port of the range. Load checks fixed counts; the
-// orchestrator checks "max" and negative counts once it knows the CPUs.
+// door that has fewer ports than count, the resolved instance count, because
+// each instance binds one port of the range. Load checks fixed counts. The
+// orchestrator checks "max" and negative counts once it has read the CPUs.
 func CheckInstanceCount(svc Service, count int) error {
 	if svc.Proxy != nil || count <= 1 {
 		return nil

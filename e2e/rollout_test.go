@@ -100,7 +100,7 @@ func TestRollout_BadRevisionRollsBack(t *testing.T) {
 			name: "never ready",
 			env:  map[string]string{"DEMO_NEVER_READY": "1"},
 			// 2s, so that on a busy engine the last health output is the
-			// 503 answer rather than a timed-out check.
+			// 503 response rather than a timed-out check.
 			spec:     rolloutSpec{HealthTimeout: "2s", HealthRetries: 2},
 			versions: []string{"v2"},
 			keepsOld: true,

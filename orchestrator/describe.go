@@ -94,8 +94,8 @@ type InstanceDescription struct {
 	InstanceID string    `json:"instance_id"`
 	Created    time.Time `json:"created"`
 	FinishedAt string    `json:"finished_at,omitempty"`
-	// LastReason is why the latest run ended: "OOMKilled", the engine's
-	// error, or "exited with code N".
+	// LastReason is the cause of the latest run's end: "OOMKilled", the
+	// engine's error, or "exited with code N".
 	LastReason  string   `json:"last_exit_reason,omitempty"`
 	MemoryLimit int64    `json:"memory_limit,omitempty"`
 	Environment []string `json:"environment"`

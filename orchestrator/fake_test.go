@@ -402,7 +402,8 @@ func (f *fakeEngine) ContainerStart(_ context.Context, id string, _ container.St
 }
 
 // boundPort returns a fixed host port of c that a running container binds
-// already, as the engine refuses to start c then; the caller holds f.mu.
+// already, because the engine then refuses to start c. The caller holds
+// f.mu.
 func (f *fakeEngine) boundPort(c *fakeContainer) string {
 	for _, bindings := range c.host.PortBindings {
 		for _, b := range bindings {
@@ -532,7 +533,8 @@ func (f *fakeEngine) ContainerAttach(context.Context, string, container.AttachOp
 }
 
 // ContainerExecAttach returns a connection that ends at once, because the
-// exec printed nothing, or for a member stream one that answers each line.
+// exec printed nothing. For a member stream it returns one that replies to
+// each line.
 func (f *fakeEngine) ContainerExecAttach(_ context.Context, execID string, _ container.ExecAttachOptions) (types.HijackedResponse, error) {
 	client, server := net.Pipe()
 	f.mu.Lock()

@@ -193,8 +193,8 @@ func newFrontDoorSpec(p *compose.Project, svc *compose.Service, image string) fr
 	}
 	networks := ServiceNetworks(svc)
 	for _, key := range slices.Sorted(maps.Keys(networks)) {
-		// The front door answers for the service, under its name and the
-		// network's aliases, in place of the instances.
+		// The front door stands in for the instances, under the service
+		// name and the network's aliases.
 		endpoint := &network.EndpointSettings{Aliases: []string{svc.Name}}
 		if nc := networks[key]; nc != nil {
 			endpoint.Aliases = append(endpoint.Aliases, nc.Aliases...)

@@ -19,7 +19,7 @@ const (
 	// was created.
 	LabelCount = "io.clusterctl.instances"
 	// LabelMinUptime is x-clusterctl.min_uptime as a Go duration, set only
-	// when the file sets it, so that ps tells a crash loop from a restart
+	// when the file sets it, so that ps can tell a crash loop from a restart
 	// without the file.
 	LabelMinUptime = "io.clusterctl.min-uptime"
 

@@ -44,9 +44,9 @@ var logStreams = map[byte]string{1: "stdout", 2: "stderr"}
 // readLogMessages reads a log stream of the engine, requested with
 // timestamps, and calls emit with each message until emit returns false or
 // the stream ends. The stream of a container without a TTY is multiplexed
-// in frames of one message each (moby's WriteLogStream writes each message
-// with one Write), so a line that an instance printed without a final
-// newline just before it died stays a line of its own. The stream
+// in frames of one message each, because moby's WriteLogStream writes each
+// message with one Write. So a line that an instance printed without a
+// final newline just before it died stays a line of its own. The stream
 // of a container with a TTY is raw text split at newlines. With timestamps
 // requested, a raw stream begins with a digit and a multiplexed one with a
 // stream number below 4, which distinguishes the two without an inspect.

@@ -92,7 +92,7 @@ func (s *memberStream) broken(ctx context.Context, err error) error {
 	return err
 }
 
-// close ends the stream: the process in the front door sees the end of
+// close ends the stream: the process in the front door reads the end of
 // its input and exits.
 func (s *memberStream) close() {
 	_ = s.conn.CloseWrite()

@@ -144,8 +144,8 @@ const uptimePollLimit = time.Second
 
 // nextPoll returns how long to wait before the next check. An uptime gate
 // waits until the minimum uptime is reached, at most uptimePollLimit, so
-// that the instance counts as ready when it has run long enough, and so
-// that an up of many instances does not inspect each one five times a
+// the instance counts as ready as soon as it has run long enough. It also
+// keeps an up of many instances from inspecting each one five times a
 // second while the engine is busy creating the others. A crash in between
 // shows at the next check, because the engine's restart count and state
 // keep it. Other gates poll every pollInterval.
@@ -172,7 +172,7 @@ func crashed(info container.InspectResponse, restarts int) bool {
 		state.Status == container.StateExited || state.Status == container.StateDead
 }
 
-// crash is why an instance crashed.
+// crash is the cause of an instance's crash.
 type crash struct {
 	Reason string
 	// Exited is when the run that crashed ended, zero when unknown. The

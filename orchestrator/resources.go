@@ -109,8 +109,8 @@ func canonicalJSON(v any) string {
 // checkExisting compares the labels of a network or volume that exists
 // with the file's settings. kind is "network" or "volume". It returns
 // nil when the object belongs to this project and key and its recorded
-// settings match, or it predates the LabelConfig label; otherwise an error
-// that names the label or settings that differ and how to fix them.
+// settings match, or when it predates the LabelConfig label. Otherwise the
+// error names the label or settings that differ and how to fix them.
 func checkExisting(kind, name string, labels map[string]string, project, keyLabel, key, settings string) error {
 	if got := labels[LabelProject]; got != project {
 		return fmt.Errorf("%s %s was found but has incorrect label %s set to %q (expected %q), so it is not this project's; "+

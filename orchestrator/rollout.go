@@ -508,15 +508,16 @@ func joinInts(values []int) string {
 }
 
 // exclusiveSetting names a setting of the template that an old and a new
-// instance cannot hold at the same time, or returns "": a container_name,
-// a fixed host port that the instances publish, a static IP address or a
-// MAC address. The load checks allow these on one-instance services only.
+// instance cannot hold at the same time, or returns "". Such settings are a
+// container_name, a fixed host port that the instances publish, a static IP
+// address and a MAC address, which the load checks allow on one-instance
+// services only.
 func exclusiveSetting(tmpl *Template) string {
 	if tmpl.ContainerName != "" {
 		return "container_name " + tmpl.ContainerName
 	}
-	for port, bindings := range tmpl.Host.PortBindings {
-		for _, b := range bindings {
+	for _, port := range slices.Sorted(maps.Keys(tmpl.Host.PortBindings)) {
+		for _, b := range tmpl.Host.PortBindings[port] {
 			if b.HostPort != "" && !strings.Contains(b.HostPort, "-") {
 				return fmt.Sprintf("host port %s of %s", strings.TrimPrefix(b.HostIP+":"+b.HostPort, ":"), port)
 			}

@@ -20,9 +20,9 @@ type fieldUse struct {
 	// warning, when not empty, is the reason given in the warning that
 	// NewTemplate emits when the field is set: clusterctl does not apply it.
 	warning string
-	// reason says why a field is neither applied nor warned about: the
-	// loader resolved it into other fields, or it cannot appear in a file
-	// that compose.Load accepts.
+	// reason is the cause of a field being neither applied nor warned
+	// about: the loader resolved it into other fields, or it cannot appear
+	// in a file that compose.Load accepts.
 	reason string
 }
 

@@ -8,7 +8,7 @@ import (
 	"io"
 )
 
-// StreamReply is the answer to one membership line of ServeMembersStream:
+// StreamReply is the reply to one membership line of ServeMembersStream:
 // the drain result, or the reason the membership was not applied.
 type StreamReply struct {
 	Result *DrainResult `json:"result,omitempty"`
@@ -21,7 +21,8 @@ type StreamReply struct {
 //
 // The orchestrator keeps one such stream open through docker exec for a
 // whole command, so that each later rotation change costs a line instead
-// of a new exec, which takes from 0.1 s to over a second on a busy engine.
+// of a new exec. An exec took from 0.1 s on a quiet engine to over a
+// second on a busy one.
 // An invalid line gets an error reply, and the stream goes on.
 func ServeMembersStream(ctx context.Context, socket string, r io.Reader, w io.Writer) error {
 	lines := bufio.NewScanner(r)
