@@ -100,12 +100,17 @@ func (r *rotation) push(ctx context.Context, backends []Backend) error {
 			return err
 		}
 		err = r.stream.push(ctx, data)
-		if err == nil || errors.Is(err, errMembershipRejected) || ctx.Err() != nil {
+		if err == nil || errors.Is(err, errMembershipRejected) {
+			return err
+		}
+		// A cancelled ctx closed the stream too, so a later push, as in the
+		// cleanup after an interrupt, goes through exec either way.
+		r.closeStream()
+		r.streamFailed = true
+		if ctx.Err() != nil {
 			return err
 		}
 		r.o.logger().Debug("member stream broke; pushing with one exec per change", "frontdoor", shortID(r.frontDoorID), "err", err)
-		r.closeStream()
-		r.streamFailed = true
 	}
 	return r.o.pushMembership(ctx, r.frontDoorID, backends, r.drainTimeout)
 }
