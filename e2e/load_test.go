@@ -74,8 +74,8 @@ type loadSummary struct {
 	Requests      int
 	SleepRequests int
 	// TransportErrors counts requests that got no response: refused or
-	// reset connections, timeouts. Requests cut short by Stop are not
-	// counted.
+	// reset connections, timeouts. Requests cut short when the maximum
+	// duration passes are not counted.
 	TransportErrors int
 	// Non2xx counts responses with a status outside 200..299.
 	Non2xx int
@@ -107,6 +107,10 @@ type loadGen struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// stopping is closed by Stop: clients send no new request, and the
+	// requests in flight run to their end.
+	stopping chan struct{}
+	stopOnce sync.Once
 
 	mu      sync.Mutex
 	summary loadSummary
@@ -121,7 +125,7 @@ func startLoad(t testing.TB, port int, opts loadOptions) *loadGen {
 	opts = opts.withDefaults()
 	url := loopbackURL(t, "127.0.0.1", port, "/")
 	ctx, cancel := context.WithTimeout(context.Background(), opts.MaxDuration)
-	l := &loadGen{opts: opts, url: url, start: time.Now(), ctx: ctx, cancel: cancel}
+	l := &loadGen{opts: opts, url: url, start: time.Now(), ctx: ctx, cancel: cancel, stopping: make(chan struct{})}
 	l.summary.Versions = map[string]int{}
 	l.summary.Instances = map[string]string{}
 	sleepURL := fmt.Sprintf("%ssleep?d=%s", url, opts.SleepFor)
@@ -135,11 +139,13 @@ func startLoad(t testing.TB, port int, opts loadOptions) *loadGen {
 	return l
 }
 
-// Stop ends the load, waits for every client, and returns the summary. It
-// may be called more than once.
+// Stop ends the load and returns the summary. Requests in flight run to
+// their end and count, so a load stopped after a rollout shorter than one
+// /sleep still checks that request. Stop may be called more than once.
 func (l *loadGen) Stop() loadSummary {
-	l.cancel()
+	l.stopOnce.Do(func() { close(l.stopping) })
 	l.wg.Wait()
+	l.cancel()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.summary.Duration == 0 {
@@ -164,6 +170,8 @@ func (l *loadGen) loop(url string, timeout time.Duration, sleep bool) {
 	for {
 		select {
 		case <-l.ctx.Done():
+			return
+		case <-l.stopping:
 			return
 		case <-pace.C:
 		}
@@ -196,8 +204,8 @@ func (l *loadGen) once(client *http.Client, url string, sleep bool) {
 	}
 }
 
-// fail records a failed request unless Stop or the maximum duration cut
-// it short.
+// fail records a failed request unless the maximum duration cut it
+// short.
 func (l *loadGen) fail(sleep bool, kind string, err error) {
 	if l.ctx.Err() != nil {
 		return
