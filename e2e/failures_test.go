@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"net"
@@ -112,6 +113,8 @@ func TestUp_BadInputExitsTwo(t *testing.T) {
 	cases := []struct {
 		name    string
 		compose string
+		// args follow the command, which is up unless command is set.
+		command string
 		args    []string
 		want    []string
 	}{
@@ -127,6 +130,27 @@ func TestUp_BadInputExitsTwo(t *testing.T) {
 			want:    []string{"nosuch", "app"},
 		},
 		{
+			name:    "unknown service in ps",
+			compose: "services:\n  app:\n    image: " + workerImage + "\n",
+			command: "ps",
+			args:    []string{"app", "nosuch"},
+			want:    []string{`no service "nosuch"`, "known services are app"},
+		},
+		{
+			name:    "unknown instance in logs",
+			compose: "services:\n  app:\n    image: " + workerImage + "\n",
+			command: "logs",
+			args:    []string{"nosuch.0"},
+			want:    []string{`"nosuch.0"`, "known services are app", "SERVICE.SLOT"},
+		},
+		{
+			name:    "unknown instance in describe",
+			compose: "services:\n  app:\n    image: " + workerImage + "\n",
+			command: "describe",
+			args:    []string{"app.x"},
+			want:    []string{`"app.x"`, "known services are app"},
+		},
+		{
 			name:    "invalid yaml",
 			compose: "services:\n  app:\n    image: x\n   bad: [\n",
 			want:    []string{"compose.yaml", "line"},
@@ -137,7 +161,8 @@ func TestUp_BadInputExitsTwo(t *testing.T) {
 			t.Parallel()
 			p := newProject(t)
 			p.writeCompose("name: {{.Project}}\n"+tc.compose, composeVars{})
-			res := p.run(context.Background(), append([]string{"up"}, tc.args...)...)
+			command := cmp.Or(tc.command, "up")
+			res := p.run(context.Background(), append([]string{command}, tc.args...)...)
 			if res.Code != 2 {
 				t.Fatalf("want exit code 2, got %s", res)
 			}

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -179,15 +181,44 @@ func projectName(c *cli.Context) (string, error) {
 	return p.Name, nil
 }
 
-// openProject returns the project's name and an orchestrator without
-// progress output, for the commands that only read the engine.
-func openProject(c *cli.Context) (*orchestrator.Orchestrator, string, error) {
-	name, err := projectName(c)
+// projectServices returns the project's name and the names of the
+// services in its compose file, those that a profile disables included.
+// With -p and no -f it reads no file and returns no names.
+func projectServices(c *cli.Context) (string, []string, error) {
+	if name := c.String("project-name"); name != "" && len(c.StringSlice("file")) == 0 {
+		return name, nil, nil
+	}
+	p, err := loadProject(c)
+	if err != nil {
+		return "", nil, err
+	}
+	var names []string
+	for _, svc := range p.Services {
+		names = append(names, svc.Name)
+	}
+	if p.Model != nil {
+		names = slices.AppendSeq(names, maps.Keys(p.Model.DisabledServices))
+	}
+	return p.Name, names, nil
+}
+
+// openProject returns an orchestrator without progress output and the
+// project's name, for the commands that only read the engine. It fails
+// with exit code 2 when a target is no service of the project, or, with
+// instances set, no instance of one either.
+func openProject(c *cli.Context, targets []string, instances bool) (*orchestrator.Orchestrator, string, error) {
+	name, services, err := projectServices(c)
 	if err != nil {
 		return nil, "", err
 	}
 	o, err := newOrchestrator(c, nil)
-	return o, name, err
+	if err != nil {
+		return nil, "", err
+	}
+	if err := o.CheckTargets(c.Context, name, services, targets, instances); err != nil {
+		return nil, "", err
+	}
+	return o, name, nil
 }
 
 // newOrchestrator connects to the engine and wires progress and logging.

@@ -61,6 +61,10 @@ func upCommand() *cli.Command {
 			if c.Int("parallel") < 1 {
 				return usagef("invalid --parallel %d: use 1 or more", c.Int("parallel"))
 			}
+			// An unknown service fails before the project lock is taken.
+			if _, err := p.Select(c.Args().Slice()); err != nil {
+				return err
+			}
 			return mutate(c, p.Name, func(o *orchestrator.Orchestrator) error {
 				return o.Up(c.Context, p, orchestrator.UpOptions{
 					Services:      c.Args().Slice(),
@@ -85,6 +89,11 @@ func downCommand() *cli.Command {
 			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "also remove the project's named volumes"},
 		},
 		Action: traced("clusterctl down", func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("down takes no arguments, got %q: it removes the whole project; "+
+					"to remove some services, delete them from the file and run up --remove-orphans",
+					c.Args().Slice())
+			}
 			name, err := projectName(c)
 			if err != nil {
 				return err
@@ -104,7 +113,7 @@ func psCommand() *cli.Command {
 		Description: "States: starting, ready, unhealthy, crashloop, exited, draining.\n\n" + exitCodesHelp,
 		Flags:       []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print a JSON array on stdout"}},
 		Action: func(c *cli.Context) error {
-			o, name, err := openProject(c)
+			o, name, err := openProject(c, c.Args().Slice(), false)
 			if err != nil {
 				return err
 			}

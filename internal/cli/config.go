@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -51,12 +52,14 @@ const (
 
 func configCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "config",
-		Usage: "print the resolved project: the compose model after interpolation and defaults, with instance counts and each instance's name, environment and labels",
+		Name:      "config",
+		ArgsUsage: "[SERVICE...]",
+		Usage:     "print the resolved project: the compose model after interpolation and defaults, with instance counts and each instance's name, environment and labels",
 		Description: "Each service gets an x-clusterctl-resolved entry with its instance count and, per slot, the instance's\n" +
 			"container name pattern, environment and labels. The engine's CPU count resolves instances: max; without\n" +
 			"an engine this machine's CPU count is used. Values that exist only once a container does, such as\n" +
-			"service.instance.id and the revision, are placeholders in angle brackets.\n\n" + exitCodesHelp,
+			"service.instance.id and the revision, are placeholders in angle brackets. Named services limit the\n" +
+			"output to them.\n\n" + exitCodesHelp,
 		Flags: []cli.Flag{&cli.StringFlag{Name: "format", Value: "yaml", Usage: "output format: yaml or json"}},
 		Action: func(c *cli.Context) error {
 			format := c.String("format")
@@ -67,9 +70,16 @@ func configCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			selected, err := p.Select(c.Args().Slice())
+			if err != nil {
+				return err
+			}
 			doc, err := resolvedDocument(c, p)
 			if err != nil {
 				return err
+			}
+			if c.NArg() > 0 {
+				keepServices(doc, selected)
 			}
 			if format == "json" {
 				return writeJSON(c, doc)
@@ -78,6 +88,16 @@ func configCommand() *cli.Command {
 			enc.SetIndent(2)
 			return enc.Encode(doc)
 		},
+	}
+}
+
+// keepServices removes from doc's services every service not in selected.
+func keepServices(doc map[string]any, selected []compose.Service) {
+	services, _ := doc["services"].(map[string]any)
+	for name := range services {
+		if !slices.ContainsFunc(selected, func(svc compose.Service) bool { return svc.Name == name }) {
+			delete(services, name)
+		}
 	}
 }
 

@@ -27,7 +27,7 @@ func describeCommand() *cli.Command {
 			if c.NArg() != 1 {
 				return usagef("describe takes one SERVICE or INSTANCE argument, got %d", c.NArg())
 			}
-			o, name, err := openProject(c)
+			o, name, err := openProject(c, c.Args().Slice(), true)
 			if err != nil {
 				return err
 			}

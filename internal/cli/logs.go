@@ -33,7 +33,7 @@ func logsCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			o, name, err := openProject(c)
+			o, name, err := openProject(c, opts.Targets, true)
 			if err != nil {
 				return err
 			}

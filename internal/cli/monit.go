@@ -10,6 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/clusterctl/clusterctl/internal/monit"
+	"github.com/clusterctl/clusterctl/orchestrator"
 )
 
 // minMonitInterval is the shortest --interval that monit accepts. A
@@ -38,11 +39,11 @@ func monitCommand() *cli.Command {
 			if !ok || !term.IsTerminal(int(out.Fd())) {
 				return usagef("clusterctl monit needs a terminal on stdout; in scripts use clusterctl ps --json")
 			}
-			name, err := projectName(c)
+			o, name, err := openProject(c, c.Args().Slice(), false)
 			if err != nil {
 				return err
 			}
-			source, err := newMonitSource(c, name)
+			source, err := newMonitSource(c, o, name)
 			if err != nil {
 				return err
 			}
@@ -53,13 +54,10 @@ func monitCommand() *cli.Command {
 	}
 }
 
-// newMonitSource connects to the engine. The source gets no logger, because
-// stderr is the terminal that the view draws on.
-func newMonitSource(c *cli.Context, project string) (*monit.DockerSource, error) {
-	o, err := newOrchestrator(c, nil)
-	if err != nil {
-		return nil, err
-	}
+// newMonitSource returns the view's source of snapshots. The orchestrator
+// has no progress output, because stderr is the terminal that the view
+// draws on.
+func newMonitSource(c *cli.Context, o *orchestrator.Orchestrator, project string) (*monit.DockerSource, error) {
 	engine, ok := o.Engine.(monit.StatsEngine)
 	if !ok {
 		return nil, fmt.Errorf("the engine client %T has no stats call", o.Engine)

@@ -139,7 +139,7 @@ func rolloutHistoryCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			o, name, err := openProject(c)
+			o, name, err := openProject(c, []string{service}, false)
 			if err != nil {
 				return err
 			}
