@@ -5,16 +5,22 @@
 //
 // It creates one network, then for each of -n instances a container (one
 // network, restart policy unless-stopped, the labels clusterctl sets) that it
-// starts and polls with ContainerInspect every 200ms until it has been
-// running for -min-uptime. That gate is clusterctl's default readiness for a
-// service without a healthcheck or ready probe. At most -parallel instances
-// are in ContainerCreate or ContainerStart at once. The wait runs outside
-// that bound unless -wait-in-slot is set, which holds the slot until the
-// instance is ready.
+// starts and inspects until it has been running for -min-uptime. That gate
+// is clusterctl's default readiness for a service without a healthcheck or
+// ready probe, and the floor inspects at the moments clusterctl does: when
+// the uptime is reached, at most a second apart. At most -parallel
+// instances are in ContainerCreate or ContainerStart at once. The wait runs
+// outside that bound unless -wait-in-slot is set, which holds the slot until
+// the instance is ready.
 //
 // Every container and the network carry the label io.clusterctl.bench=PREFIX.
 // "floor -prefix PREFIX -cleanup" removes everything with that label and
 // exits.
+//
+// "floor -n N -wait-label KEY=VALUE" creates nothing. It waits, with the same
+// gate, until the N containers that carry the label have run for
+// -min-uptime, so that a tool that returns when its containers started, such
+// as docker-compose up -d, can be timed to the point where clusterctl returns.
 package main
 
 import (
@@ -38,9 +44,13 @@ import (
 // labelBench marks everything one floor run creates. Its value is the prefix.
 const labelBench = "io.clusterctl.bench"
 
-// pollInterval matches clusterctl's interval between two ContainerInspect
-// calls while it waits for an instance.
-const pollInterval = 200 * time.Millisecond
+// pollInterval is clusterctl's interval between two ContainerInspect calls
+// while an instance has not started yet, and uptimePollLimit the longest
+// wait before the next call while the instance runs.
+const (
+	pollInterval    = 200 * time.Millisecond
+	uptimePollLimit = time.Second
+)
 
 // service is the compose service name the floor imitates.
 const service = "app"
@@ -55,6 +65,7 @@ type options struct {
 	timeout     time.Duration
 	waitInSlot  bool
 	cleanupOnly bool
+	waitLabel   string
 	// network is the name of the network that the instances join.
 	network string
 }
@@ -85,6 +96,8 @@ func parseFlags() options {
 		"hold a -parallel slot until the instance is ready, not only through create and start")
 	flag.BoolVar(&opts.cleanupOnly, "cleanup", false,
 		"remove every container and network labelled "+labelBench+"=PREFIX and exit")
+	flag.StringVar(&opts.waitLabel, "wait-label", "",
+		"create nothing: wait until the -n containers labelled KEY=VALUE have run for -min-uptime")
 	flag.Parse()
 	opts.network = opts.prefix + "_default"
 	return opts
@@ -105,6 +118,9 @@ func run(ctx context.Context, opts options) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
+	if opts.waitLabel != "" {
+		return waitLabelled(ctx, cli, opts)
+	}
 	start := time.Now()
 	if err := up(ctx, cli, opts); err != nil {
 		return err
@@ -194,8 +210,6 @@ func createAndStart(ctx context.Context, cli *client.Client, opts options, slot 
 // waitRunning polls a container until it has been running for minUptime,
 // and fails when it stops or restarts first.
 func waitRunning(ctx context.Context, cli *client.Client, id string, minUptime time.Duration) error {
-	ticker := time.NewTicker(pollInterval)
-	defer ticker.Stop()
 	for {
 		info, err := cli.ContainerInspect(ctx, id)
 		if err != nil {
@@ -206,16 +220,48 @@ func waitRunning(ctx context.Context, cli *client.Client, id string, minUptime t
 			return fmt.Errorf("container %s is %s (exit code %d, restarts %d) before %s of uptime",
 				info.Name, state.Status, state.ExitCode, info.RestartCount, minUptime)
 		}
+		wait := pollInterval
 		started, err := time.Parse(time.RFC3339Nano, state.StartedAt)
-		if err == nil && time.Since(started) >= minUptime {
-			return nil
+		if err == nil && !started.IsZero() {
+			remaining := minUptime - time.Since(started)
+			if remaining <= 0 {
+				return nil
+			}
+			wait = min(remaining+time.Millisecond, uptimePollLimit)
 		}
 		select {
 		case <-ctx.Done():
 			return context.Cause(ctx)
-		case <-ticker.C:
+		case <-time.After(wait):
 		}
 	}
+}
+
+// waitLabelled waits until each container labelled opts.waitLabel has run
+// for opts.minUptime. It fails when their number is not opts.count, or when
+// one stops or restarts first.
+func waitLabelled(ctx context.Context, cli *client.Client, opts options) error {
+	byLabel := filters.NewArgs(filters.Arg("label", opts.waitLabel))
+	list, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: byLabel})
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	if len(list) != opts.count {
+		return fmt.Errorf("found %d containers labelled %s, expected %d; set -n to their number",
+			len(list), opts.waitLabel, opts.count)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for _, c := range list {
+		wg.Go(func() {
+			if err := waitRunning(ctx, cli, c.ID, opts.minUptime); err != nil {
+				cancel(err)
+			}
+		})
+	}
+	wg.Wait()
+	return context.Cause(ctx)
 }
 
 // cleanup force-removes every container and network labelled with prefix,
