@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -174,21 +175,27 @@ func get(t testing.TB, client *http.Client, url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// dialCounter counts the connections an http.Client opens.
+// dialCounter counts the connections that the clients it makes open, and
+// those that the server closed while the client still held them.
 type dialCounter struct {
-	mu    sync.Mutex
-	dials int
+	mu         sync.Mutex
+	dials      int
+	peerClosed int
 }
 
 func (d *dialCounter) client() *http.Client {
 	return &http.Client{Transport: &http.Transport{
 		MaxIdleConnsPerHost: 4,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var dialer net.Dialer
+			conn, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
 			d.mu.Lock()
 			d.dials++
 			d.mu.Unlock()
-			var dialer net.Dialer
-			return dialer.DialContext(ctx, network, addr)
+			return &countedConn{Conn: conn, counter: d}, nil
 		},
 	}}
 }
@@ -197,6 +204,38 @@ func (d *dialCounter) count() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.dials
+}
+
+// closedByPeer returns how many connections the server closed before the
+// client did.
+func (d *dialCounter) closedByPeer() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.peerClosed
+}
+
+// countedConn records a read that fails before the client closed the
+// connection: the server closed it, or reset it.
+type countedConn struct {
+	net.Conn
+	counter *dialCounter
+	closed  atomic.Bool
+	counted atomic.Bool
+}
+
+func (c *countedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil && !c.closed.Load() && c.counted.CompareAndSwap(false, true) {
+		c.counter.mu.Lock()
+		c.counter.peerClosed++
+		c.counter.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *countedConn) Close() error {
+	c.closed.Store(true)
+	return c.Conn.Close()
 }
 
 // errorCount collects errors from load goroutines.

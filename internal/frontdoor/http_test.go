@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -110,8 +111,11 @@ func TestHTTP_SwitchUnderKeepAliveLoad(t *testing.T) {
 	if err := errs.err(); err != nil {
 		t.Errorf("requests failed across membership switches: %v", err)
 	}
-	if n := dials.count(); n > 16 {
-		t.Errorf("clients opened %d connections to the front door, want 16: keep-alive connections were dropped", n)
+	// The dial count alone is no proof: Go's transport returns a connection
+	// to its pool after the body is read, in another goroutine, so a client
+	// sometimes dials once more although no connection was dropped.
+	if n := dials.closedByPeer(); n > 0 {
+		t.Errorf("the front door closed %d keep-alive connections, want 0", n)
 	}
 	t.Logf("%d requests, %d connections", requests.Load(), dials.count())
 }
@@ -140,6 +144,9 @@ func echo(client *http.Client, url, msg string, post bool) error {
 	}
 	if string(body) != msg {
 		return fmt.Errorf("body %q, want %q", body, msg)
+	}
+	if resp.Close {
+		return errors.New("the response closed the keep-alive connection (Connection: close)")
 	}
 	return nil
 }
