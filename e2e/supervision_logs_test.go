@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -48,17 +49,25 @@ func (p *project) requireSlots(count int) {
 	requireReadySlots(p.t, p.ps(), count)
 }
 
+// upBehindFrontDoor brings up instances of the rollout tests' web service
+// behind a front door and returns the project and the front door's port.
+func upBehindFrontDoor(t *testing.T, instances int) (*project, int) {
+	t.Helper()
+	p := newRolloutProject(t)
+	port := freeLoopbackPort(t)
+	p.writeRollout(rolloutSpec{}, composeVars{Image: workerImage, Port: port, Instances: instances})
+	p.mustRun("up")
+	p.requireSlots(instances)
+	return p, port
+}
+
 // TestSupervision_ScaleUnderLoad scales 2 -> 5 -> 1 while 16 keep-alive
 // clients and 3 slow clients send requests through the front door: the
 // slots stay contiguous and no request fails, because new instances join
 // only when ready and removed ones drain first.
 func TestSupervision_ScaleUnderLoad(t *testing.T) {
 	t.Parallel()
-	p := newRolloutProject(t)
-	port := freeLoopbackPort(t)
-	p.writeRollout(rolloutSpec{}, composeVars{Image: workerImage, Port: port, Instances: 2})
-	p.mustRun("up")
-	p.requireSlots(2)
+	p, port := upBehindFrontDoor(t, 2)
 
 	load := startLoad(t, port, loadOptions{Clients: 16})
 	eventually(t, 30*time.Second, func() error {
@@ -85,6 +94,34 @@ func TestSupervision_ScaleUnderLoad(t *testing.T) {
 	if after := p.ps(); len(after) != 1 || after[0].ID != before[0].ID {
 		t.Errorf("scale to the current count changed the instances from %+v to %+v", before, after)
 	}
+}
+
+// TestSupervision_DrainingInFrontDoor scales 2 instances to 1 while slow
+// requests are in flight: ps reports slot 1 draining while its front door
+// waits for them, before its stop signal, and no request fails.
+func TestSupervision_DrainingInFrontDoor(t *testing.T) {
+	t.Parallel()
+	p, port := upBehindFrontDoor(t, 2)
+
+	// Four slow clients keep requests in flight on both instances.
+	load := startLoad(t, port, loadOptions{Clients: 1, Sleepers: 4, SleepFor: 4 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	scaled := make(chan result, 1)
+	go func() { scaled <- p.run(ctx, "scale", "web=1") }()
+
+	eventually(t, time.Minute, func() error {
+		for _, r := range p.ps() {
+			if r.Instance == 1 && r.State == "draining" {
+				return nil
+			}
+		}
+		return errNotYet("slot 1 draining in the front door")
+	})
+	if res := <-scaled; res.Code != 0 {
+		t.Fatalf("scale web=1: %s", res)
+	}
+	load.Stop().requireClean(t, "v1")
 }
 
 // TestSupervision_ScaleRejectsInvalidCounts checks that invalid scale

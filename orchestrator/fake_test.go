@@ -57,6 +57,10 @@ type fakeEngine struct {
 	// stoppedServing lists instances stopped while a front door still had
 	// them in its rotation.
 	stoppedServing []string
+	// frontDoorStatus, when set, returns what `frontdoor status` prints in
+	// a front door; statusExecs maps the IDs of those execs to it.
+	frontDoorStatus func(frontDoor string) frontdoor.StatusReport
+	statusExecs     map[string]string
 	// streams maps the IDs of member stream execs to their front door.
 	streams map[string]string
 	// failStart, when it returns an error for a container name, makes
@@ -121,6 +125,8 @@ func newFakeEngine() *fakeEngine {
 		members:    map[string]map[string]bool{},
 		everMember: map[string]bool{},
 		streams:    map[string]string{},
+
+		statusExecs: map[string]string{},
 	}
 }
 
@@ -502,6 +508,9 @@ func (f *fakeEngine) ContainerExecCreate(_ context.Context, id string, opts cont
 	}
 	f.execCmds = append(f.execCmds, opts.Cmd)
 	f.recordMembership(id, opts.Cmd)
+	if slices.Equal(opts.Cmd, frontDoorStatusCommand) {
+		f.statusExecs[execID] = id
+	}
 	return container.ExecCreateResponse{ID: execID}, nil
 }
 
@@ -539,10 +548,18 @@ func (f *fakeEngine) ContainerExecAttach(_ context.Context, execID string, _ con
 	client, server := net.Pipe()
 	f.mu.Lock()
 	frontDoor, stream := f.streams[execID]
+	statusOf, status := f.statusExecs[execID]
 	f.mu.Unlock()
-	if stream {
+	switch {
+	case stream:
 		go f.serveMemberStream(frontDoor, server)
-	} else {
+	case status && f.frontDoorStatus != nil:
+		report := f.frontDoorStatus(statusOf)
+		go func() {
+			defer server.Close()
+			_ = json.NewEncoder(stdcopy.NewStdWriter(server, stdcopy.Stdout)).Encode(report)
+		}()
+	default:
 		server.Close()
 	}
 	return types.HijackedResponse{Conn: client, Reader: bufio.NewReader(client)}, nil

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -83,6 +84,7 @@ func (o *Orchestrator) PS(ctx context.Context, project string, services []string
 	for _, inst := range instances {
 		rows = append(rows, inst.status(project))
 	}
+	o.markDraining(ctx, observed, rows)
 	slices.SortFunc(rows, func(a, b InstanceStatus) int {
 		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Slot, b.Slot), cmp.Compare(a.Name, b.Name))
 	})
@@ -178,4 +180,49 @@ func (inst supervisedInstance) status(project string) InstanceStatus {
 // before.
 func instanceState(info container.InspectResponse) string {
 	return supervise(info, policyOf(info), runHistory{}, time.Now()).State
+}
+
+// markDraining sets to draining the state of running instances that their
+// front door took out of rotation and drains before their stop signal. It
+// reads the status of each front door whose service has such a candidate,
+// in parallel. A front door whose status cannot be read changes nothing.
+func (o *Orchestrator) markDraining(ctx context.Context, observed []ObservedContainer, rows []InstanceStatus) {
+	doors := map[string]string{}
+	for _, c := range observed {
+		if c.Role == RoleFrontDoor && c.State == container.StateRunning {
+			doors[c.Service] = c.ID
+		}
+	}
+	candidates := map[string]bool{}
+	for _, r := range rows {
+		if doors[r.Service] != "" && inRotationState(r.State) {
+			candidates[r.Service] = true
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	draining := map[string]bool{}
+	for service := range candidates {
+		wg.Go(func() {
+			ids, ok := o.frontDoorBackends(ctx, doors[service], true)
+			if !ok {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			maps.Copy(draining, ids)
+		})
+	}
+	wg.Wait()
+	for i := range rows {
+		if draining[rows[i].ID] && inRotationState(rows[i].State) {
+			rows[i].State = StateDraining
+		}
+	}
+}
+
+// inRotationState reports whether an instance in state may be in its
+// front door's rotation, or drained by it.
+func inRotationState(state string) bool {
+	return state == StateReady || state == StateStarting || state == StateUnhealthy
 }

@@ -184,6 +184,13 @@ func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, 
 
 // frontDoorMembers returns the IDs in a front door's rotation.
 func (o *Orchestrator) frontDoorMembers(ctx context.Context, id string) (map[string]bool, bool) {
+	return o.frontDoorBackends(ctx, id, false)
+}
+
+// frontDoorBackends returns the IDs of a front door's backends that are in
+// its rotation, or with draining set, those that it drains. It returns
+// false when the front door's status cannot be read.
+func (o *Orchestrator) frontDoorBackends(ctx context.Context, id string, draining bool) (map[string]bool, bool) {
 	res, err := o.exec(ctx, id, frontDoorStatusCommand)
 	if err != nil || res.ExitCode != 0 {
 		return nil, false
@@ -192,13 +199,13 @@ func (o *Orchestrator) frontDoorMembers(ctx context.Context, id string) (map[str
 	if json.Unmarshal([]byte(res.Stdout), &status) != nil {
 		return nil, false
 	}
-	members := map[string]bool{}
+	ids := map[string]bool{}
 	for _, b := range status.Backends {
-		if !b.Draining {
-			members[b.ID] = true
+		if b.Draining == draining {
+			ids[b.ID] = true
 		}
 	}
-	return members, true
+	return ids, true
 }
 
 // backendOf returns the rotation entry of a running instance.

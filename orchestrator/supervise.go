@@ -160,8 +160,8 @@ func supervise(info container.InspectResponse, policy supervisionPolicy, history
 		if sup.GaveUp {
 			sup.State = StateCrashloop
 		}
-	// TODO: an instance that left the front door's rotation and drains its
-	// requests before its stop signal still reads as ready.
+	// An instance that its front door drains before the stop signal reads
+	// as ready here, and PS marks it draining from the front door's status.
 	case stopping(info, history.Runs):
 		sup.State = StateDraining
 	default:
