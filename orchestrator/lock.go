@@ -173,11 +173,28 @@ func (l *Lock) Release(ctx context.Context) error {
 	<-l.started
 	_ = l.attach.CloseWrite()
 	l.attach.Close()
-	err := l.o.Engine.ContainerRemove(context.WithoutCancel(ctx), l.id, removeForce)
+	ctx = context.WithoutCancel(ctx)
+	err := l.o.Engine.ContainerRemove(ctx, l.id, removeForce)
 	if err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
 		return fmt.Errorf("release lock: %w", err)
 	}
-	return nil
+	// A conflict means that the engine removes the container already,
+	// because its input closed and it has AutoRemove set. The wait keeps
+	// the lock from outliving the command.
+	deadline := time.Now().Add(lockSettleTimeout)
+	for {
+		_, err := l.o.Engine.ContainerInspect(ctx, l.id)
+		if errdefs.IsNotFound(err) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("release lock: container %s still exists after %s; "+
+				"remove it with docker rm -f %s", shortID(l.id), lockSettleTimeout, shortID(l.id))
+		}
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }
 
 // holderGone reports whether a lock's holder ran on this host and its
