@@ -8,6 +8,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/clusterctl/clusterctl/compose"
+	"github.com/clusterctl/clusterctl/internal/frontdoor"
 )
 
 func TestUp_ReadyProbeGate(t *testing.T) {
@@ -56,5 +57,51 @@ func TestNextPoll(t *testing.T) {
 	}
 	if got := nextPoll(gate{kind: "healthcheck"}, startedAgo(950*time.Millisecond)); got != pollInterval {
 		t.Errorf("healthcheck gate: nextPoll = %s, want %s", got, pollInterval)
+	}
+}
+
+func TestUp_ProbesInstanceOutsideRotation(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, events := newTestOrchestrator(engine)
+	p := testProject(2, true)
+	p.Services[0].Config.HealthCheck = nil
+	p.Services[0].Ready = &compose.ReadyProbe{HTTPPath: "/healthz", Port: 8080}
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	rows, err := o.PS(t.Context(), "shop", nil)
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("PS = %+v, %v; want 2 rows", rows, err)
+	}
+
+	// An interrupted run left slot 1 running, long enough for its uptime,
+	// but never probed: the front door serves slot 0 alone.
+	engine.mu.Lock()
+	engine.inspectHook = func(_ string, info *container.InspectResponse) {
+		if info.State != nil && info.State.Running {
+			info.State.StartedAt = time.Now().Add(-time.Minute).Format(time.RFC3339Nano)
+		}
+	}
+	engine.frontDoorStatus = func(string) frontdoor.StatusReport {
+		return frontdoor.StatusReport{Backends: []frontdoor.BackendStatus{{Backend: frontdoor.Backend{ID: rows[0].ID}}}}
+	}
+	engine.mu.Unlock()
+	*events = nil
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("second Up: %v", err)
+	}
+
+	probed := map[int]bool{}
+	for _, e := range *events {
+		if e.Kind == EventReady && strings.HasPrefix(e.Message, "probe passed") {
+			probed[e.Slot] = true
+		}
+	}
+	if !probed[1] {
+		t.Errorf("events = %+v, want slot 1 probed before it serves", *events)
+	}
+	if probed[0] {
+		t.Errorf("slot 0 was probed again although its front door serves it")
 	}
 }

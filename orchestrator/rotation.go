@@ -150,19 +150,24 @@ func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, 
 		if !ok {
 			continue
 		}
-		want := map[string]bool{}
-		starting := false
+		var states []string
+		var infos []container.InspectResponse
 		for _, c := range observed {
 			if c.Service != svc.Name || c.Role != RoleInstance || c.State != "running" || c.Slot >= svc.Count {
 				continue
 			}
-			_, state, _, err := o.readyBackend(ctx, c)
+			_, state, info, err := o.readyBackend(ctx, c)
 			if err != nil {
 				return false, err
 			}
-			starting = starting || state == StateStarting
+			states, infos = append(states, state), append(infos, info)
+		}
+		o.unprobed(ctx, observed[door].ID, states, infos, svc.Service)
+		want := map[string]bool{}
+		starting := slices.Contains(states, StateStarting)
+		for i, state := range states {
 			if state == StateReady {
-				want[c.ID] = true
+				want[infos[i].ID] = true
 			}
 		}
 		if starting || !maps.Equal(members, want) {

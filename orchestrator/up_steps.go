@@ -12,6 +12,8 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/clusterctl/clusterctl/compose"
 )
 
 // loadRotations builds the rotation of every front door from the running
@@ -56,6 +58,7 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 		if err := inspections.Wait(); err != nil {
 			return err
 		}
+		r.o.unprobed(ctx, door.ID, states, infos, svc.Service)
 		for i, c := range running {
 			switch states[i] {
 			case StateReady:
@@ -91,6 +94,31 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 		})
 	}
 	return nil
+}
+
+// unprobed sets to starting the state of each ready instance whose gate is
+// the ready probe and that the front door does not serve. Only the command
+// that ran a probe knows its result, and the front door's rotation records
+// it. So an instance outside the rotation, such as one that an interrupted
+// run left, is probed again before it serves. An empty or unreadable
+// rotation has every such instance probed again.
+func (o *Orchestrator) unprobed(ctx context.Context, frontDoorID string, states []string,
+	infos []container.InspectResponse, svc *compose.Service) {
+	var members map[string]bool
+	fetched := false
+	for i, info := range infos {
+		if states[i] != StateReady || info.Config == nil ||
+			readinessGate(svc, info.Config.Healthcheck, 0).kind != "probe" {
+			continue
+		}
+		if !fetched {
+			members, _ = o.frontDoorMembers(ctx, frontDoorID)
+			fetched = true
+		}
+		if !members[info.ID] {
+			states[i] = StateStarting
+		}
+	}
 }
 
 // tracked reports whether this run created the container.
