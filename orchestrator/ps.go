@@ -81,10 +81,15 @@ func (o *Orchestrator) PS(ctx context.Context, project string, services []string
 		return nil, err
 	}
 	rows := make([]InstanceStatus, 0, len(instances))
+	withoutHealthcheck := map[string]bool{}
 	for _, inst := range instances {
 		rows = append(rows, inst.status(project))
+		if cfg := inst.Info.Config; cfg == nil || cfg.Healthcheck == nil || len(cfg.Healthcheck.Test) == 0 ||
+			cfg.Healthcheck.Test[0] == "NONE" {
+			withoutHealthcheck[inst.ID] = true
+		}
 	}
-	o.markDraining(ctx, observed, rows)
+	o.markRotation(ctx, observed, rows, withoutHealthcheck)
 	slices.SortFunc(rows, func(a, b InstanceStatus) int {
 		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Slot, b.Slot), cmp.Compare(a.Name, b.Name))
 	})
@@ -182,11 +187,15 @@ func instanceState(info container.InspectResponse) string {
 	return supervise(info, policyOf(info), runHistory{}, time.Now()).State
 }
 
-// markDraining sets to draining the state of running instances that their
-// front door took out of rotation and drains before their stop signal. It
-// reads the status of each front door whose service has such a candidate,
-// in parallel. A front door whose status cannot be read changes nothing.
-func (o *Orchestrator) markDraining(ctx context.Context, observed []ObservedContainer, rows []InstanceStatus) {
+// markRotation corrects the states of running instances from their front
+// door's status, read once per front door in parallel. An instance that the
+// front door took out of rotation and drains before its stop signal is
+// draining. An instance without a healthcheck is ready exactly while the
+// front door serves it, because a ready probe's result is known to the
+// front door alone. A front door whose status cannot be read changes
+// nothing.
+func (o *Orchestrator) markRotation(ctx context.Context, observed []ObservedContainer, rows []InstanceStatus,
+	withoutHealthcheck map[string]bool) {
 	doors := map[string]string{}
 	for _, c := range observed {
 		if c.Role == RoleFrontDoor && c.State == container.StateRunning {
@@ -201,22 +210,31 @@ func (o *Orchestrator) markDraining(ctx context.Context, observed []ObservedCont
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	draining := map[string]bool{}
+	members, draining, answered := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for service := range candidates {
 		wg.Go(func() {
-			ids, ok := o.frontDoorBackends(ctx, doors[service], true)
+			served, drained, ok := o.frontDoorRotation(ctx, doors[service])
 			if !ok {
 				return
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			maps.Copy(draining, ids)
+			maps.Copy(members, served)
+			maps.Copy(draining, drained)
+			answered[service] = true
 		})
 	}
 	wg.Wait()
 	for i := range rows {
-		if draining[rows[i].ID] && inRotationState(rows[i].State) {
-			rows[i].State = StateDraining
+		r := &rows[i]
+		switch {
+		case !inRotationState(r.State):
+		case draining[r.ID]:
+			r.State = StateDraining
+		case answered[r.Service] && withoutHealthcheck[r.ID] && members[r.ID]:
+			r.State = StateReady
+		case answered[r.Service] && withoutHealthcheck[r.ID] && r.State == StateReady:
+			r.State = StateStarting
 		}
 	}
 }

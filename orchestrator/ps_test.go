@@ -2,7 +2,11 @@ package orchestrator
 
 import (
 	"testing"
+	"time"
 
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/clusterctl/clusterctl/compose"
 	"github.com/clusterctl/clusterctl/internal/frontdoor"
 )
 
@@ -40,5 +44,45 @@ func TestPS_DrainingInFrontDoor(t *testing.T) {
 	}
 	if rows[1].ID != drained || rows[1].State != StateDraining {
 		t.Errorf("web.1 %s state = %q, want draining", rows[1].ID, rows[1].State)
+	}
+}
+
+func TestPS_ProbeGatedReadyWhileServed(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	p := testProject(2, true)
+	p.Services[0].Config.HealthCheck = nil
+	p.Services[0].Ready = &compose.ReadyProbe{HTTPPath: "/healthz", Port: 8080}
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	before, err := o.PS(t.Context(), "shop", nil)
+	if err != nil || len(before) != 2 {
+		t.Fatalf("PS = %+v, %v; want 2 rows", before, err)
+	}
+
+	// Slot 0 passed its probe and is served; slot 1 has run for a minute
+	// without passing it.
+	engine.mu.Lock()
+	engine.inspectHook = func(_ string, info *container.InspectResponse) {
+		if info.State != nil && info.State.Running {
+			info.State.StartedAt = time.Now().Add(-time.Minute).Format(time.RFC3339Nano)
+		}
+	}
+	engine.frontDoorStatus = func(string) frontdoor.StatusReport {
+		return frontdoor.StatusReport{Backends: []frontdoor.BackendStatus{{Backend: frontdoor.Backend{ID: before[0].ID}}}}
+	}
+	engine.mu.Unlock()
+	rows, err := o.PS(t.Context(), "shop", nil)
+
+	if err != nil {
+		t.Fatalf("PS: %v", err)
+	}
+	if rows[0].State != StateReady {
+		t.Errorf("web.0 state = %q, want ready while its front door serves it", rows[0].State)
+	}
+	if rows[1].State != StateStarting {
+		t.Errorf("web.1 state = %q, want starting until its probe passes", rows[1].State)
 	}
 }

@@ -189,28 +189,31 @@ func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, 
 
 // frontDoorMembers returns the IDs in a front door's rotation.
 func (o *Orchestrator) frontDoorMembers(ctx context.Context, id string) (map[string]bool, bool) {
-	return o.frontDoorBackends(ctx, id, false)
+	members, _, ok := o.frontDoorRotation(ctx, id)
+	return members, ok
 }
 
-// frontDoorBackends returns the IDs of a front door's backends that are in
-// its rotation, or with draining set, those that it drains. It returns
-// false when the front door's status cannot be read.
-func (o *Orchestrator) frontDoorBackends(ctx context.Context, id string, draining bool) (map[string]bool, bool) {
+// frontDoorRotation returns the IDs of the backends in a front door's
+// rotation and of those that it drains. It returns false when the front
+// door's status cannot be read.
+func (o *Orchestrator) frontDoorRotation(ctx context.Context, id string) (members, draining map[string]bool, ok bool) {
 	res, err := o.exec(ctx, id, frontDoorStatusCommand)
 	if err != nil || res.ExitCode != 0 {
-		return nil, false
+		return nil, nil, false
 	}
 	var status frontdoor.StatusReport
 	if json.Unmarshal([]byte(res.Stdout), &status) != nil {
-		return nil, false
+		return nil, nil, false
 	}
-	ids := map[string]bool{}
+	members, draining = map[string]bool{}, map[string]bool{}
 	for _, b := range status.Backends {
-		if b.Draining == draining {
-			ids[b.ID] = true
+		if b.Draining {
+			draining[b.ID] = true
+		} else {
+			members[b.ID] = true
 		}
 	}
-	return ids, true
+	return members, draining, true
 }
 
 // backendOf returns the rotation entry of a running instance.
