@@ -113,11 +113,39 @@ func (o *Orchestrator) removeContainerVolumes(ctx context.Context, id string, an
 		o.logger().Warn("stop failed, removing by force", "container", shortID(id), "err", err)
 	}
 	err = o.Engine.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: anonymousVolumes})
-	if err != nil && !errdefs.IsNotFound(err) {
+	switch {
+	case err == nil, errdefs.IsNotFound(err):
+		return nil
+	case errdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress"):
+		// The engine is removing the container already: an auto-removed
+		// probe, or a removal that an interrupted command started.
+		return o.waitRemoved(ctx, id)
+	default:
 		return fmt.Errorf("remove %s: %w", shortID(id), err)
 	}
-	return nil
 }
+
+// waitRemoved waits until a container that the engine is removing is
+// gone, for at most removalTimeout.
+func (o *Orchestrator) waitRemoved(ctx context.Context, id string) error {
+	deadline := time.Now().Add(removalTimeout)
+	for {
+		_, err := o.Engine.ContainerInspect(ctx, id)
+		if errdefs.IsNotFound(err) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("remove %s: the engine's removal did not finish within %s; "+
+				"check it with docker ps -a", shortID(id), removalTimeout)
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// removalTimeout bounds waitRemoved.
+const removalTimeout = 30 * time.Second
 
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

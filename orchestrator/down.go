@@ -56,7 +56,11 @@ func (o *Orchestrator) removeAll(ctx context.Context, project string, containers
 	for i, c := range containers {
 		wg.Go(func() {
 			if c.State == "running" || c.State == "restarting" {
-				if errs[i] = o.stopInstance(ctx, project, c.Service, c.Slot, c.ID, c.Name); errs[i] != nil {
+				// A container gone since it was listed, such as a probe that
+				// removed itself, needs no stop.
+				err := o.stopInstance(ctx, project, c.Service, c.Slot, c.ID, c.Name)
+				if err != nil && !errdefs.IsNotFound(err) {
+					errs[i] = err
 					return
 				}
 			}

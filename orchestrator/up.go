@@ -291,11 +291,21 @@ func (r *upRun) execute(ctx context.Context, plan Plan, observed []ObservedConta
 	// Surplus containers of a slot, which an interrupted run leaves behind,
 	// are removed only after the slot's kept instance is ready, so that the
 	// slot stays served.
+	// Front doors that go are removed before new ones start, so that a
+	// service renamed in the file, removed with --remove-orphans, frees its
+	// published ports for the new name's front door.
+	for _, step := range plan.Steps {
+		if step.Kind == StepRemoveFrontDoor {
+			if err := r.frontDoorStep(ctx, step); err != nil {
+				return err
+			}
+		}
+	}
 	var removals, creates, duplicates []Step
 	for _, step := range plan.Steps {
 		switch {
-		case step.Kind == StepCreateFrontDoor, step.Kind == StepRemoveFrontDoor,
-			step.Kind == StepStart && step.Slot < 0:
+		case step.Kind == StepRemoveFrontDoor:
+		case step.Kind == StepCreateFrontDoor, step.Kind == StepStart && step.Slot < 0:
 			if err := r.frontDoorStep(ctx, step); err != nil {
 				return err
 			}

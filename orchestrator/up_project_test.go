@@ -693,3 +693,32 @@ func TestUp_ReplacedAndScaledAwayTakeAnonymousVolumes(t *testing.T) {
 		t.Errorf("scale-down removed %+v, want slot 1 with its anonymous volumes", engine.removed)
 	}
 }
+
+func TestUp_RenamedServiceTakesOverPorts(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	published := func() *compose.Project {
+		p := testProject(1, true)
+		p.Services[0].Proxy.Ports[0].Published = true
+		return p
+	}
+	if err := o.Up(t.Context(), published(), UpOptions{}); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	renamed := published()
+	renamed.Services[0].Name = "api"
+	renamed.Services[0].Config.Name = "api"
+
+	if err := o.Up(t.Context(), renamed, UpOptions{RemoveOrphans: true}); err != nil {
+		t.Fatalf("Up of the renamed service with RemoveOrphans: %v", err)
+	}
+
+	names := engine.names()
+	if !slices.Contains(names, "shop-api-frontdoor") {
+		t.Errorf("containers = %v, want the api front door", names)
+	}
+	if slices.Contains(names, "shop-web-frontdoor") {
+		t.Errorf("containers = %v, want the orphan web front door gone", names)
+	}
+}
