@@ -210,6 +210,30 @@ func TestLoad_InvalidServiceSettings(t *testing.T) {
 			want:    []string{`restart "on-failure:many" has an invalid retry count`},
 		},
 		{
+			name:     "unknown stop signal",
+			compose:  "services:\n  api:\n    image: api:1\n    stop_signal: SIGFOO\n",
+			want:     []string{"{file}:4:", `stop_signal "SIGFOO" is not a signal`, "SIGTERM"},
+			wantLine: 4,
+		},
+		{
+			name:    "stop signal out of range",
+			compose: "services:\n  api:\n    image: api:1\n    stop_signal: \"99\"\n",
+			want:    []string{`stop_signal "99" is not a signal`, "from 1 to 64"},
+		},
+		{
+			name: "unknown failure action",
+			compose: "services:\n  api:\n    image: api:1\n    deploy:\n      update_config:\n" +
+				"        failure_action: explode\n",
+			want:     []string{"{file}:6:", `failure_action "explode" is not valid in update_config`, "rollback, pause or continue"},
+			wantLine: 6,
+		},
+		{
+			name: "rollback in rollback_config",
+			compose: "services:\n  api:\n    image: api:1\n    deploy:\n      rollback_config:\n" +
+				"        failure_action: rollback\n",
+			want: []string{`failure_action "rollback" is not valid in rollback_config`, "pause or continue"},
+		},
+		{
 			name:     "network_mode with a front door",
 			compose:  "services:\n  api:\n    image: api:1\n    network_mode: host\n    ports: [\"8080:80\"]\n",
 			want:     []string{"{file}:4:", `network_mode "host" cannot be used with a front door`, "proxy: false"},

@@ -1,11 +1,13 @@
 package compose
 
 import (
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"golang.org/x/sys/unix"
 )
 
 // checkServiceSettings rejects service settings that clusterctl cannot apply
@@ -14,6 +16,8 @@ import (
 func checkServiceSettings(model *types.Project, svc Service) error {
 	checks := []func() error{
 		func() error { return checkRestart(svc) },
+		func() error { return checkStopSignal(svc) },
+		func() error { return checkUpdateConfigs(svc) },
 		func() error { return checkNetworkMode(svc) },
 		func() error { return checkProvider(svc) },
 		func() error { return checkMountOptions(svc) },
@@ -51,6 +55,67 @@ func checkRestart(svc Service) error {
 	}
 	return keyError(path, "restart %q is not a restart policy; use no, always, on-failure, "+
 		"on-failure:N or unless-stopped", restart)
+}
+
+// rtSignal matches the real-time signal names that the engine accepts,
+// such as SIGRTMIN+3.
+var rtSignal = regexp.MustCompile(`^SIGRTM(IN|AX)([+-][0-9]+)?$`)
+
+// checkStopSignal accepts the stop signals that the engine accepts: a
+// signal name, with or without the SIG prefix, or a number.
+func checkStopSignal(svc Service) error {
+	raw := svc.Config.StopSignal
+	if raw == "" {
+		return nil
+	}
+	if n, err := strconv.Atoi(raw); err == nil {
+		if n > 0 && n <= 64 {
+			return nil
+		}
+	} else {
+		name := "SIG" + strings.TrimPrefix(strings.ToUpper(raw), "SIG")
+		if unix.SignalNum(name) != 0 || rtSignal.MatchString(name) {
+			return nil
+		}
+	}
+	return keyError([]string{"services", svc.Name, "stop_signal"}, "stop_signal %q is not a signal; "+
+		"use a name such as SIGTERM, SIGINT or SIGQUIT, or a number from 1 to 64", raw)
+}
+
+// checkUpdateConfigs accepts the failure_action values that rollouts know,
+// in update_config and rollback_config. The compose schema checks order.
+func checkUpdateConfigs(svc Service) error {
+	deploy := svc.Config.Deploy
+	if deploy == nil {
+		return nil
+	}
+	configs := []struct {
+		key     string
+		cfg     *types.UpdateConfig
+		actions []string
+	}{
+		{"update_config", deploy.UpdateConfig, []string{"rollback", "pause", "continue"}},
+		{"rollback_config", deploy.RollbackConfig, []string{"pause", "continue"}},
+	}
+	for _, c := range configs {
+		if c.cfg == nil {
+			continue
+		}
+		path := []string{"services", svc.Name, "deploy", c.key}
+		if action := c.cfg.FailureAction; action != "" && !slices.Contains(c.actions, action) {
+			return keyError(append(path, "failure_action"), "failure_action %q is not valid in %s; use %s",
+				action, c.key, orList(c.actions))
+		}
+	}
+	return nil
+}
+
+// orList joins values as "a, b or c".
+func orList(values []string) string {
+	if len(values) < 2 {
+		return strings.Join(values, "")
+	}
+	return strings.Join(values[:len(values)-1], ", ") + " or " + values[len(values)-1]
 }
 
 // checkNetworkMode rejects network_mode on a service that needs the
