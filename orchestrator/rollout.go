@@ -107,7 +107,7 @@ func (r *upRun) failRollout(ctx context.Context, svc *service, change Change, up
 			svc.Name, change.Revision, svc.Name, cause)
 	}
 	r.o.Report.emit(Event{Kind: EventWarning, Project: r.p.Name, Service: svc.Name, Slot: -1,
-		Message: fmt.Sprintf("rolling back %d slots after a failure", len(touched))})
+		Message: fmt.Sprintf("rolling back %s after a failure", count(len(touched), "slot"))})
 	if err := r.restoreAll(ctx, svc, touched, rollbackCfg); err != nil {
 		return fmt.Errorf("rollout of %s to revision %s failed, and so did the rollback: %w",
 			svc.Name, change.Revision, errors.Join(cause, err))
@@ -248,8 +248,13 @@ func (r *upRun) swapInRotation(ctx context.Context, svc *service, inst created, 
 		return err
 	}
 	rot.add(b)
-	if swapOld && rot.remove(old.ID) {
-		r.o.Report.emit(Event{Kind: EventDraining, Project: r.p.Name, Service: svc.Name, Slot: old.Slot, Container: old.Name})
+	if swapOld {
+		if entry, ok := rot.take(old.ID); ok {
+			r.mu.Lock()
+			r.leaving[old.ID] = leavingBackend{service: svc.Name, backend: entry}
+			r.mu.Unlock()
+			r.o.Report.emit(Event{Kind: EventDraining, Project: r.p.Name, Service: svc.Name, Slot: old.Slot, Container: old.Name})
+		}
 	}
 	if err := rot.sync(ctx); err != nil {
 		return err
@@ -259,6 +264,15 @@ func (r *upRun) swapInRotation(ctx context.Context, svc *service, inst created, 
 		r.markRetired(old.ID)
 	}
 	return nil
+}
+
+// leavingBackend is an old instance that a swap took out of its front
+// door's rotation. Until the swap completed and retired it, the cleanup of
+// an interrupted run puts it back, because the new instance that replaced
+// it goes.
+type leavingBackend struct {
+	service string
+	backend Backend
 }
 
 func (r *upRun) markRetired(id string) {

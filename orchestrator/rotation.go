@@ -48,14 +48,21 @@ func (r *rotation) add(b Backend) {
 }
 
 func (r *rotation) remove(id string) bool {
+	_, ok := r.take(id)
+	return ok
+}
+
+// take removes an instance from the rotation and returns its entry.
+func (r *rotation) take(id string) (Backend, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.backends[id]; !ok {
-		return false
+	b, ok := r.backends[id]
+	if !ok {
+		return Backend{}, false
 	}
 	delete(r.backends, id)
 	r.version++
-	return true
+	return b, true
 }
 
 // sync pushes the current rotation unless a push already carried it. It
@@ -172,7 +179,7 @@ func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, 
 		}
 		if starting || !maps.Equal(members, want) {
 			o.Report.emit(Event{Kind: EventInfo, Project: p.Name, Service: svc.Name, Slot: -1,
-				Message: fmt.Sprintf("front door lists %d instances, %d are ready; converging", len(members), len(want))})
+				Message: fmt.Sprintf("front door lists %s, %d are ready; converging", count(len(members), "instance"), len(want))})
 			run := newUpRun(o, p, services, UpOptions{})
 			defer run.close()
 			if err := run.loadRotations(ctx, observed); err != nil {

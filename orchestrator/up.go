@@ -117,7 +117,7 @@ func (o *Orchestrator) upToDate(ctx context.Context, p *compose.Project, service
 	}
 	for _, svc := range services {
 		o.Report.emit(Event{Kind: EventUpToDate, Project: p.Name, Service: svc.Name, Slot: -1,
-			Message: fmt.Sprintf("%d instances up to date, nothing to do", svc.Count)})
+			Message: count(svc.Count, "instance") + " up to date, nothing to do"})
 	}
 	return nil
 }
@@ -249,6 +249,8 @@ type upRun struct {
 	// doors that existed before the run. The run waits for them before it
 	// returns.
 	background sync.WaitGroup
+	// leaving are old instances that swaps took out of rotation, by ID.
+	leaving map[string]leavingBackend
 	// pending are running instances that were not ready when the run began.
 	pending  []pendingInstance
 	networks []string
@@ -257,7 +259,7 @@ type upRun struct {
 
 func newUpRun(o *Orchestrator, p *compose.Project, services []*service, opts UpOptions) *upRun {
 	run := &upRun{o: o, p: p, opts: opts, services: map[string]*service{}, doors: map[string]*rotation{},
-		stopping: map[string]chan struct{}{}}
+		stopping: map[string]chan struct{}{}, leaving: map[string]leavingBackend{}}
 	for _, svc := range services {
 		run.services[svc.Name] = svc
 	}

@@ -98,7 +98,7 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 
 // unprobed sets to starting the state of each ready instance whose gate is
 // the ready probe and that the front door does not serve. Only the command
-// that ran a probe knows its result, and the front door's rotation records
+// that ran a probe has its result, and the front door's rotation records
 // it. So an instance outside the rotation, such as one that an interrupted
 // run left, is probed again before it serves. An empty or unreadable
 // rotation has every such instance probed again.
@@ -259,6 +259,12 @@ func (r *upRun) cleanup(ctx context.Context) error {
 	containers := slices.Clone(r.containers)
 	networks, volumes := slices.Clone(r.networks), slices.Clone(r.volumes)
 	retired := slices.Clone(r.retired)
+	var restored []leavingBackend
+	for id, left := range r.leaving {
+		if !slices.Contains(retired, id) {
+			restored = append(restored, left)
+		}
+	}
 	r.mu.Unlock()
 	for _, id := range retired {
 		if err := r.o.Engine.ContainerRemove(ctx, id, removeForce); err != nil && !errdefs.IsNotFound(err) {
@@ -269,6 +275,13 @@ func (r *upRun) cleanup(ctx context.Context) error {
 		return nil
 	}
 	var errs []error
+	for _, left := range restored {
+		if rot, ok := r.doors[left.service]; ok {
+			rot.add(left.backend)
+			r.o.Report.emit(Event{Kind: EventInfo, Project: r.p.Name, Service: left.service, Slot: left.backend.Slot,
+				Container: left.backend.Name, Message: "back in rotation, because its replacement is removed"})
+		}
+	}
 	for _, rot := range r.doors {
 		for _, id := range containers {
 			rot.remove(id)
@@ -300,7 +313,8 @@ func (r *upRun) cleanup(ctx context.Context) error {
 		}
 	}
 	r.o.Report.emit(Event{Kind: EventCleanedUp, Project: r.p.Name, Slot: -1, Message: fmt.Sprintf(
-		"removed %d containers, %d networks and %d volumes that this run created", len(containers), len(networks), len(volumes))})
+		"removed %s, %s and %s that this run created",
+		count(len(containers), "container"), count(len(networks), "network"), count(len(volumes), "volume"))})
 	return errors.Join(errs...)
 }
 
