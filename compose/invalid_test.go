@@ -451,7 +451,7 @@ services:
 			name:    "bad otel protocol",
 			compose: "x-clusterctl:\n  otel:\n    protocol: http\n" + webService,
 			want: []string{`x-clusterctl.otel.protocol: "http" is not valid`,
-				"grpc, http/protobuf and http/json"},
+				"grpc, http/protobuf or http/json"},
 		},
 		{
 			name:    "bad otel endpoint",
@@ -483,7 +483,7 @@ services:
 			name:    "bad proxy mode",
 			compose: service("      proxy: {mode: udp}\n"),
 			want: []string{
-				`services.api.x-clusterctl.proxy.mode: "udp" is not valid; use http and tcp`},
+				`services.api.x-clusterctl.proxy.mode: "udp" is not valid; use http or tcp`},
 		},
 	})
 }

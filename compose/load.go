@@ -225,7 +225,7 @@ func (l *projectLoader) discoverFiles() ([]string, error) {
 	return nil, &InvalidError{Message: fmt.Sprintf(
 		"no compose file found in %s or its parent directories (looked for %s); "+
 			"create one there or pass its path with -f",
-		l.opts.WorkingDir, joinWords(cli.DefaultFileNames))}
+		l.opts.WorkingDir, joinWords(cli.DefaultFileNames, "and"))}
 }
 
 func (l *projectLoader) readSources(files []string) error {

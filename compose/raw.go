@@ -200,7 +200,7 @@ func (l *projectLoader) checkVolumeModes(svc Service) error {
 				File: src.path, Line: item.Line, Column: item.Column,
 				Key: strings.Join(keyPath, "."), path: keyPath,
 				Message: fmt.Sprintf("volume %q has the unknown mode %q, which Docker Compose "+
-					"ignores; use %s, separated by commas", item.Value, mode, joinWords(volumeModes)),
+					"ignores; use %s, separated by commas", item.Value, mode, joinWords(volumeModes, "or")),
 			}
 		}
 	}

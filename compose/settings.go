@@ -104,18 +104,10 @@ func checkUpdateConfigs(svc Service) error {
 		path := []string{"services", svc.Name, "deploy", c.key}
 		if action := c.cfg.FailureAction; action != "" && !slices.Contains(c.actions, action) {
 			return keyError(append(path, "failure_action"), "failure_action %q is not valid in %s; use %s",
-				action, c.key, orList(c.actions))
+				action, c.key, joinWords(c.actions, "or"))
 		}
 	}
 	return nil
-}
-
-// orList joins values as "a, b or c".
-func orList(values []string) string {
-	if len(values) < 2 {
-		return strings.Join(values, "")
-	}
-	return strings.Join(values[:len(values)-1], ", ") + " or " + values[len(values)-1]
 }
 
 // checkNetworkMode rejects network_mode on a service that needs the
@@ -160,13 +152,13 @@ func checkMountOptions(svc Service) error {
 		if v.Bind != nil && v.Bind.Propagation != "" && !slices.Contains(mountPropagations, v.Bind.Propagation) {
 			return keyError(append(path, "bind", "propagation"),
 				"volume %s: bind propagation %q is not valid; use %s",
-				v.Target, v.Bind.Propagation, joinWords(mountPropagations))
+				v.Target, v.Bind.Propagation, joinWords(mountPropagations, "or"))
 		}
 		consistency := []string{"default", "consistent", "cached", "delegated"}
 		if v.Consistency != "" && !slices.Contains(consistency, v.Consistency) {
 			return keyError(append(path, "consistency"),
 				"volume %s: consistency %q is not valid; use %s",
-				v.Target, v.Consistency, joinWords(consistency))
+				v.Target, v.Consistency, joinWords(consistency, "or"))
 		}
 	}
 	return nil

@@ -227,7 +227,7 @@ func (s *source) checkTopLevel(root *yaml.Node) error {
 			File: s.path, Line: key.Line, Column: key.Column, Key: name,
 			Message: fmt.Sprintf("unknown top-level key %q; valid top-level keys are %s, "+
 				"and extensions that start with x-; fix the spelling, remove the key, "+
-				"or rename it to start with x-", name, joinWords(valid)),
+				"or rename it to start with x-", name, joinWords(valid, "and")),
 			path: []string{name},
 		}
 	}

@@ -16,10 +16,12 @@ import (
 )
 
 // secretKey matches variable names whose values describe masks, such as
-// API_TOKEN, DB_PASS, GPG_PASSPHRASE, AWS_SECRET_ACCESS_KEY, SENTRY_DSN or
-// OTEL_EXPORTER_OTLP_HEADERS. It errs on the side of masking, so BYPASS
-// and COMPASS are masked too.
-var secretKey = regexp.MustCompile(`(?i)(secret|token|pass|pwd|key|credential|auth|private|cert|cookie|session|headers|dsn)`)
+// API_TOKEN, DB_PASS, GPG_PASSPHRASE, AWS_SECRET_ACCESS_KEY, SENTRY_DSN,
+// OTEL_EXPORTER_OTLP_HEADERS or GITHUB_PAT. It errs on the side of
+// masking, so BYPASS and COMPASS are masked too. PAT, JWT and BEARER count
+// only as whole words between underscores, which leaves PATH alone.
+var secretKey = regexp.MustCompile(`(?i)(secret|token|pass|pwd|key|credential|auth|private|cert|cookie|session|headers|dsn` +
+	`|(^|_)(pat|jwt|bearer)(_|$))`)
 
 // maskedValue replaces the value of a secret-looking variable.
 const maskedValue = "********"

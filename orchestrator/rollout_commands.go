@@ -65,6 +65,14 @@ func (o *Orchestrator) Undo(ctx context.Context, p *compose.Project, service str
 	if err != nil {
 		return err
 	}
+	running, err := o.currentRevision(ctx, p.Name, service)
+	if err != nil {
+		return err
+	}
+	if running == "" {
+		return fmt.Errorf("rollout undo %s: no instance of %s runs on this engine, so there is nothing "+
+			"to undo; run clusterctl up to start it", service, service)
+	}
 	target, err := undoTarget(history, toRevision)
 	if err != nil {
 		return fmt.Errorf("rollout undo %s: %w", service, err)

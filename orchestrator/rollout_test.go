@@ -114,3 +114,25 @@ func memberships(t interface{ Fatalf(string, ...any) }, engine *fakeEngine) []fr
 	}
 	return out
 }
+
+func TestUndo_NothingRunning(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	p := testProject(1, false)
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	if err := o.Down(t.Context(), "shop", DownOptions{}); err != nil {
+		t.Fatalf("Down: %v", err)
+	}
+
+	err := o.Undo(t.Context(), p, "web", 0, UpOptions{})
+
+	if err == nil || !strings.Contains(err.Error(), "nothing to undo") {
+		t.Errorf("Undo after down = %v, want an error that says there is nothing to undo", err)
+	}
+	if names := engine.names(); len(names) != 0 {
+		t.Errorf("containers after the failed undo = %v, want none", names)
+	}
+}

@@ -57,7 +57,7 @@ func (o *Orchestrator) Scale(ctx context.Context, p *compose.Project, targets []
 	if plan.Empty() {
 		for _, svc := range services {
 			o.Report.emit(Event{Kind: EventUpToDate, Project: p.Name, Service: svc.Name, Slot: -1,
-				Message: fmt.Sprintf("already runs %s, nothing to do", countInstances(svc.Count))})
+				Message: fmt.Sprintf("already runs %s, nothing to do", count(svc.Count, "instance"))})
 		}
 		return nil
 	}
@@ -132,10 +132,11 @@ func (o *Orchestrator) scaleFrontDoor(ctx context.Context, p *compose.Project, s
 	return &spec, nil
 }
 
-// countInstances returns "1 instance" or "N instances".
-func countInstances(n int) string {
+// count returns n with the noun, plural unless n is 1: "1 instance",
+// "3 instances".
+func count(n int, noun string) string {
 	if n == 1 {
-		return "1 instance"
+		return "1 " + noun
 	}
-	return fmt.Sprintf("%d instances", n)
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -351,7 +351,7 @@ func parseTime(value string) time.Time {
 func (s supervision) backoff(now time.Time) string {
 	switch {
 	case s.GaveUp:
-		return fmt.Sprintf("gave up after %d restarts", s.Restarts)
+		return "gave up after " + count(s.Restarts, "restart")
 	case !s.NextRestart.IsZero():
 		wait := s.NextRestart.Sub(now)
 		if wait <= 0 {

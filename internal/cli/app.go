@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/clusterctl/clusterctl/compose"
+	"github.com/clusterctl/clusterctl/internal/progress"
 	"github.com/clusterctl/clusterctl/internal/telemetry"
 	"github.com/clusterctl/clusterctl/orchestrator"
 )
@@ -152,6 +153,10 @@ func setUpLogging(c *cli.Context) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return usagef("invalid --log-level %q: use debug, info, warn or error", c.String("log-level"))
+	}
+	// Every command checks --progress, also those that print no progress.
+	if _, err := progress.ParseMode(c.String("progress")); err != nil {
+		return usagef("%v", err)
 	}
 	handler := slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})
 	slog.SetDefault(slog.New(handler))
