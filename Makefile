@@ -6,7 +6,9 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := $(CURDIR)/bin
 CLUSTERCTL := $(BIN)/clusterctl
-LDFLAGS := -s -w -X github.com/clusterctl/clusterctl/internal/cli.Version=$(VERSION)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -s -w -X github.com/clusterctl/clusterctl/internal/cli.Version=$(VERSION) \
+	-X github.com/clusterctl/clusterctl/internal/cli.Commit=$(COMMIT)
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 

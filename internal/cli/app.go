@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -110,8 +111,23 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Before:               setUpLogging,
 		EnableBashCompletion: true,
 		HideHelpCommand:      true,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usagef("%v; run clusterctl --help for usage", err)
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			flag, undefined := strings.CutPrefix(err.Error(), "flag provided but not defined: ")
+			if !undefined {
+				return usagef("%v; run clusterctl --help for usage", err)
+			}
+			// The flag package prints every flag with one dash.
+			name := strings.TrimLeft(flag, "-")
+			flag = "-" + name
+			if len(name) > 1 {
+				flag = "--" + name
+			}
+			command := strings.Join(append([]string{"clusterctl"}, commandNames(c)...), " ")
+			if isGlobalFlag(name) && command != "clusterctl" {
+				return usagef("unknown flag %s for %s: it is a global flag, so put it before the command, "+
+					"as in clusterctl %s VALUE %s", flag, command, flag, strings.TrimPrefix(command, "clusterctl "))
+			}
+			return usagef("unknown flag %s; run %s --help for the flags", flag, command)
 		},
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(c.App.ErrWriter, "clusterctl: unknown command %q; run clusterctl --help for the list\n", name)
@@ -136,6 +152,16 @@ func setUsageErrors(commands []*cli.Command, handler cli.OnUsageErrorFunc) {
 		cmd.OnUsageError = handler
 		setUsageErrors(cmd.Subcommands, handler)
 	}
+}
+
+// isGlobalFlag reports whether name, without dashes, is a global flag.
+func isGlobalFlag(name string) bool {
+	for _, f := range globalFlags() {
+		if slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
 }
 
 func globalFlags() []cli.Flag {

@@ -14,12 +14,13 @@ func TestMain_FlagErrorsExitUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--bogus", "ps"}, "flag provided but not defined: -bogus"},
-		{[]string{"ps", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"--bogus", "ps"}, "unknown flag --bogus; run clusterctl --help"},
+		{[]string{"ps", "--bogus"}, "unknown flag --bogus; run clusterctl ps --help"},
+		{[]string{"ps", "-p", "shop"}, "unknown flag -p for clusterctl ps: it is a global flag, so put it before the command, as in clusterctl -p VALUE ps"},
 		{[]string{"logs", "--tail"}, "flag needs an argument: -tail"},
-		{[]string{"scale", "--bogus", "web=1"}, "flag provided but not defined: -bogus"},
+		{[]string{"scale", "--bogus", "web=1"}, "unknown flag --bogus; run clusterctl scale --help"},
 		{[]string{"rollout", "undo", "--to-revision", "abc", "web"}, `invalid value "abc" for flag -to-revision`},
-		{[]string{"import", "pm2", "--bogus", "app.json"}, "flag provided but not defined: -bogus"},
+		{[]string{"import", "pm2", "--bogus", "app.json"}, "unknown flag --bogus; run clusterctl import pm2 --help"},
 	}
 	for _, tc := range cases {
 		var stdout, stderr bytes.Buffer

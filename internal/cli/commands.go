@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"runtime"
@@ -15,8 +16,13 @@ import (
 	"github.com/clusterctl/clusterctl/orchestrator"
 )
 
-// Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
-var Version = "dev"
+// Version and Commit are set at build time with -ldflags
+// "-X ...cli.Version=v1.2.3 -X ...cli.Commit=SHA". Without Commit, version
+// prints the revision that the Go toolchain recorded, if any.
+var (
+	Version = "dev"
+	Commit  = ""
+)
 
 // withProgress runs fn with an orchestrator whose events are rendered on
 // stderr in the --progress mode.
@@ -173,8 +179,8 @@ func versionCommand() *cli.Command {
 		Name:  "version",
 		Usage: "print version and build information",
 		Action: func(c *cli.Context) error {
-			revision := "unknown"
-			if info, ok := debug.ReadBuildInfo(); ok {
+			revision := cmp.Or(Commit, "unknown")
+			if info, ok := debug.ReadBuildInfo(); ok && Commit == "" {
 				for _, s := range info.Settings {
 					if s.Key == "vcs.revision" {
 						revision = s.Value

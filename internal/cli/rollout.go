@@ -33,13 +33,19 @@ func mutate(c *cli.Context, project string, fn func(*orchestrator.Orchestrator) 
 
 // commandLine returns the command and its arguments, for the lock holder.
 func commandLine(c *cli.Context) []string {
+	return append(commandNames(c), c.Args().Slice()...)
+}
+
+// commandNames returns the names of the command and the commands above it,
+// outermost first, such as rollout and undo.
+func commandNames(c *cli.Context) []string {
 	var names []string
 	for _, ctx := range c.Lineage() {
-		if ctx.Command != nil && ctx.Command.Name != "" {
+		if ctx.Command != nil && ctx.Command.Name != "" && ctx.Command.Name != c.App.Name {
 			names = append([]string{ctx.Command.Name}, names...)
 		}
 	}
-	return append(names, c.Args().Slice()...)
+	return names
 }
 
 func rolloutFlags() []cli.Flag {
