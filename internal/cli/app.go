@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,6 +39,10 @@ const exitCodesHelp = `Exit codes: 0 success; 1 the operation failed (timeout, c
 // errInterrupted marks a run that the user stopped with a signal.
 var errInterrupted = errors.New("interrupted")
 
+// mutating is set once a command that changes the engine starts, so that an
+// interrupt of a command that only reads, such as logs -f, ends it quietly.
+var mutating atomic.Bool
+
 // Main runs clusterctl with args and returns the process exit code. The
 // first SIGINT or SIGTERM cancels the running command, which then removes
 // what it half-created; a second one exits at once with code 130.
@@ -52,7 +57,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		if !ok {
 			return
 		}
-		fmt.Fprintf(stderr, "\n%s received: cancelling and cleaning up; press Ctrl-C again to exit at once\n", sig)
+		if mutating.Load() {
+			fmt.Fprintf(stderr, "\n%s received: cancelling and cleaning up; press Ctrl-C again to exit at once\n", sig)
+		}
 		cancel(errInterrupted)
 		<-signals
 		fmt.Fprintln(stderr, "second signal: exiting without cleanup")

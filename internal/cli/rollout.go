@@ -17,6 +17,7 @@ import (
 // mutate runs fn under the project's lock with progress rendering: one
 // mutating command per project at a time.
 func mutate(c *cli.Context, project string, fn func(*orchestrator.Orchestrator) error) error {
+	mutating.Store(true)
 	return withProgress(c, func(o *orchestrator.Orchestrator) error {
 		lock, err := o.Acquire(c.Context, project, strings.Join(commandLine(c), " "))
 		if err != nil {
