@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,10 +44,16 @@ var errInterrupted = errors.New("interrupted")
 // interrupt of a command that only reads, such as logs -f, ends it quietly.
 var mutating atomic.Bool
 
+// jsonProgress is set by --progress json, which makes the final error a
+// JSON event too.
+var jsonProgress atomic.Bool
+
 // Main runs clusterctl with args and returns the process exit code. The
 // first SIGINT or SIGTERM cancels the running command, which then removes
 // what it half-created; a second one exits at once with code 130.
 func Main(args []string, stdout, stderr io.Writer) int {
+	mutating.Store(false)
+	jsonProgress.Store(false)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	signals := make(chan os.Signal, 2)
@@ -83,18 +90,29 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}
-	if errors.Is(context.Cause(ctx), errInterrupted) {
-		fmt.Fprintf(stderr, "clusterctl: interrupted: %v\n", err)
-		return ExitInterrupted
-	}
-	fmt.Fprintf(stderr, "clusterctl: %v\n", err)
+	code, message := ExitFailed, err.Error()
 	var usage usageError
 	switch {
+	case errors.Is(context.Cause(ctx), errInterrupted):
+		code, message = ExitInterrupted, "interrupted: "+message
 	case errors.Is(err, compose.ErrInvalid), errors.Is(err, orchestrator.ErrNoRevision), errors.As(err, &usage):
-		return ExitUsage
-	default:
-		return ExitFailed
+		code = ExitUsage
 	}
+	if !jsonProgress.Load() {
+		fmt.Fprintf(stderr, "clusterctl: %s\n", message)
+		return code
+	}
+	// With --progress json, stderr stays one JSON object per line to the
+	// end: the error is the last event.
+	line, _ := json.Marshal(struct {
+		Time     time.Time `json:"time"`
+		Kind     string    `json:"kind"`
+		Slot     int       `json:"slot"`
+		Message  string    `json:"message"`
+		ExitCode int       `json:"exit_code"`
+	}{time.Now().UTC(), "error", -1, message, code})
+	fmt.Fprintf(stderr, "%s\n", line)
+	return code
 }
 
 // usageError is a command-line mistake: exit code 2.
@@ -188,9 +206,11 @@ func setUpLogging(c *cli.Context) error {
 		return usagef("invalid --log-level %q: use debug, info, warn or error", c.String("log-level"))
 	}
 	// Every command checks --progress, also those that print no progress.
-	if _, err := progress.ParseMode(c.String("progress")); err != nil {
+	mode, err := progress.ParseMode(c.String("progress"))
+	if err != nil {
 		return usagef("%v", err)
 	}
+	jsonProgress.Store(mode == progress.ModeJSON)
 	handler := slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})
 	slog.SetDefault(slog.New(handler))
 	return nil

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -31,5 +32,25 @@ func TestMain_FlagErrorsExitUsage(t *testing.T) {
 		if !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("clusterctl %s: stderr does not contain %q:\n%s", strings.Join(tc.args, " "), tc.want, stderr.String())
 		}
+	}
+}
+
+func TestMain_JSONProgressError(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := Main([]string{"clusterctl", "--progress", "json", "scale"}, &stdout, &stderr)
+
+	if code != ExitUsage {
+		t.Fatalf("exit code %d, want %d; stderr:\n%s", code, ExitUsage, stderr.String())
+	}
+	var event struct {
+		Kind     string `json:"kind"`
+		Message  string `json:"message"`
+		ExitCode int    `json:"exit_code"`
+	}
+	if err := json.Unmarshal(stderr.Bytes(), &event); err != nil {
+		t.Fatalf("stderr is not one JSON event: %v\n%s", err, stderr.String())
+	}
+	if event.Kind != "error" || event.ExitCode != ExitUsage || !strings.Contains(event.Message, "SERVICE=N") {
+		t.Errorf("event = %+v, want kind error, exit_code 2 and the scale usage message", event)
 	}
 }
