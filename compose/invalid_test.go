@@ -244,13 +244,30 @@ func TestLoad_InvalidCompose(t *testing.T) {
 			want:  []string{"build context {dir}/Dockerfile is not a directory"},
 		},
 		{
-			name: "compose-go consistency error",
+			name: "neither image nor build",
 			compose: `services:
   api:
     environment: [A=1]
 `,
-			want: []string{
-				`{file}: service "api" has neither an image nor a build context specified`},
+			want:     []string{"{file}:2:", "service api has neither image nor build", "set image:"},
+			wantLine: 2,
+		},
+		{
+			name:     "undefined dependency",
+			compose:  "services:\n  api:\n    image: api:1\n    depends_on: [db]\n",
+			want:     []string{"{file}:4:", "service api depends on db, which the file does not define", "remove it from depends_on"},
+			wantLine: 4,
+		},
+		{
+			name:     "invalid memory size",
+			compose:  "services:\n  api:\n    image: api:1\n    mem_limit: lots\n",
+			want:     []string{"{file}:4:", `services.api.mem_limit: "lots" is not a size`, "512m"},
+			wantLine: 4,
+		},
+		{
+			name:    "published port out of range",
+			compose: "services:\n  api:\n    image: api:1\n    ports: [\"127.0.0.1:99999:80\"]\n",
+			want:    []string{"{file}: published port 99999 is not a port", "from 1 to 65535"},
 		},
 	})
 }

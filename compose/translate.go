@@ -29,7 +29,47 @@ func (l *projectLoader) translate(ctx context.Context, err error) error {
 	if invalid := containerNameError(err); invalid != nil {
 		return invalid
 	}
+	if invalid := knownLoaderError(err); invalid != nil {
+		if invalid.path == nil {
+			invalid.File = l.fileList()
+		}
+		return invalid
+	}
 	return l.loaderError(err)
+}
+
+// Patterns of compose-go errors that knownLoaderError rewrites.
+var (
+	undefinedDependency = regexp.MustCompile(`service "([^"]+)" depends on undefined service "([^"]+)"`)
+	noImageNoBuild      = regexp.MustCompile(`service "([^"]+)" has neither an image nor a build context specified`)
+	invalidSize         = regexp.MustCompile(`'services\[([^\]]+)\]\.([A-Za-z0-9_.]+)' invalid size: '([^']*)'`)
+	invalidHostPort     = regexp.MustCompile(`invalid hostPort: (\S+)`)
+)
+
+// knownLoaderError rewrites compose-go errors that name neither the key nor
+// the fix, or returns nil. Load fills in the file and line from
+// the key.
+func knownLoaderError(err error) *InvalidError {
+	text := err.Error()
+	var invalid *InvalidError
+	if m := undefinedDependency.FindStringSubmatch(text); m != nil {
+		invalid = keyError([]string{"services", m[1], "depends_on"}, "service %s depends on %s, which the "+
+			"file does not define; add a service %s, fix the name, or remove it from depends_on", m[1], m[2], m[2])
+	} else if m := noImageNoBuild.FindStringSubmatch(text); m != nil {
+		invalid = keyError([]string{"services", m[1]}, "service %s has neither image nor build; set image: to "+
+			"an image on this engine, or build: to a directory with a Dockerfile", m[1])
+	} else if m := invalidSize.FindStringSubmatch(text); m != nil {
+		path := append([]string{"services", m[1]}, strings.Split(m[2], ".")...)
+		invalid = keyError(path, "%s: %q is not a size; write a number with a unit, such as 512m or 2g",
+			strings.Join(path, "."), m[3])
+	} else if m := invalidHostPort.FindStringSubmatch(text); m != nil {
+		invalid = &InvalidError{Message: fmt.Sprintf("published port %s is not a port; use a number from 1 "+
+			"to 65535, as in \"127.0.0.1:8080:80\"", m[1])}
+	}
+	if invalid != nil {
+		invalid.Err = err
+	}
+	return invalid
 }
 
 // interpolatedKey matches the key path in compose-go's interpolation error.
