@@ -47,8 +47,7 @@ var (
 )
 
 // knownLoaderError rewrites compose-go errors that name neither the key nor
-// the fix, or returns nil. Load fills in the file and line from
-// the key.
+// the fix, or returns nil. Load fills in the file and line from the key.
 func knownLoaderError(err error) *InvalidError {
 	text := err.Error()
 	var invalid *InvalidError
