@@ -229,7 +229,9 @@ func (o *Orchestrator) markRotation(ctx context.Context, observed []ObservedCont
 		r := &rows[i]
 		switch {
 		case !inRotationState(r.State):
-		case draining[r.ID]:
+		case draining[r.ID] && !members[r.ID]:
+			// A member that is also draining was added back while its
+			// earlier requests finish: it serves.
 			r.State = StateDraining
 		case answered[r.Service] && withoutHealthcheck[r.ID] && members[r.ID]:
 			r.State = StateReady

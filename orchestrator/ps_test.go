@@ -45,6 +45,24 @@ func TestPS_DrainingInFrontDoor(t *testing.T) {
 	if rows[1].ID != drained || rows[1].State != StateDraining {
 		t.Errorf("web.1 %s state = %q, want draining", rows[1].ID, rows[1].State)
 	}
+
+	// Added back while its earlier requests drain, web.1 serves again.
+	engine.mu.Lock()
+	engine.frontDoorStatus = func(string) frontdoor.StatusReport {
+		return frontdoor.StatusReport{Backends: []frontdoor.BackendStatus{
+			{Backend: frontdoor.Backend{ID: before[0].ID, Slot: 0}},
+			{Backend: frontdoor.Backend{ID: drained, Slot: 1}},
+			{Backend: frontdoor.Backend{ID: drained, Slot: 1}, Draining: true, InFlight: 1},
+		}}
+	}
+	engine.mu.Unlock()
+	rows, err = o.PS(t.Context(), "shop", nil)
+	if err != nil {
+		t.Fatalf("PS: %v", err)
+	}
+	if rows[1].State != StateReady {
+		t.Errorf("web.1 back in rotation: state = %q, want ready", rows[1].State)
+	}
 }
 
 func TestPS_ProbeGatedReadyWhileServed(t *testing.T) {
