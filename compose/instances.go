@@ -1,11 +1,27 @@
 package compose
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
 )
+
+// MaxInstances is the largest instance count of one service. A count far
+// above what one engine runs is a typo, and planning for it would take
+// memory in proportion.
+const MaxInstances = 1000
+
+// CheckInstanceLimit rejects a fixed count, or a negative one, whose size
+// exceeds MaxInstances.
+func CheckInstanceLimit(service string, count InstanceCount) error {
+	if count.Max || (count.Fixed <= MaxInstances && count.Fixed >= -MaxInstances) {
+		return nil
+	}
+	return fmt.Errorf("instance count %d of %s is beyond the limit of %d instances per service",
+		count.Fixed, service, MaxInstances)
+}
 
 // checkInstances rejects settings that only one container can hold when the
 // service may run more than one instance. These are a container name, a

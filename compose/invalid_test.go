@@ -276,6 +276,22 @@ func TestLoad_InvalidInstances(t *testing.T) {
 	t.Parallel()
 	runInvalidCases(t, []invalidCase{
 		{
+			name:     "instances beyond the limit",
+			compose:  "services:\n  api:\n    image: api:1\n    x-clusterctl:\n      instances: 99999999999\n",
+			want:     []string{"{file}:2:", "instance count 99999999999 of api is beyond the limit of 1000", "lower x-clusterctl.instances"},
+			wantLine: 2,
+		},
+		{
+			name:    "replicas beyond the limit",
+			compose: "services:\n  api:\n    image: api:1\n    deploy:\n      replicas: 1001\n",
+			want:    []string{"instance count 1001 of api is beyond the limit of 1000"},
+		},
+		{
+			name:    "negative count beyond the limit",
+			compose: "services:\n  api:\n    image: api:1\n    x-clusterctl:\n      instances: -5000\n",
+			want:    []string{"instance count -5000 of api is beyond the limit"},
+		},
+		{
 			name: "container_name without front door",
 			compose: `services:
   api:

@@ -131,6 +131,9 @@ func formatPort(port types.ServicePortConfig) string {
 // checkService rejects settings that conflict with running the service as
 // several instances, a pull policy that pulls, and a missing build context.
 func checkService(project string, svc Service) error {
+	if err := CheckInstanceLimit(svc.Name, svc.Instances); err != nil {
+		return keyError([]string{"services", svc.Name}, "%s; lower x-clusterctl.instances or deploy.replicas", err)
+	}
 	if err := checkInstances(project, svc); err != nil {
 		return err
 	}

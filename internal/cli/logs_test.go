@@ -81,7 +81,7 @@ func TestParseScaleArgs(t *testing.T) {
 	if strings.Join(got, " ") != "web=4 worker=max batch=-1 idle=0" {
 		t.Errorf("targets = %v", got)
 	}
-	for _, args := range [][]string{nil, {"web"}, {"=3"}, {"web=x"}, {"web=2.5"}, {"web=2", "web=3"}} {
+	for _, args := range [][]string{nil, {"web"}, {"=3"}, {"web=x"}, {"web=2.5"}, {"web=2", "web=3"}, {"web=1001"}, {"web=99999999999"}} {
 		var usage usageError
 		if _, err := parseScaleArgs(args); !errors.As(err, &usage) {
 			t.Errorf("parseScaleArgs(%q) error = %v, want a usage error", args, err)

@@ -285,5 +285,9 @@ func parseScale(arg string) (string, compose.InstanceCount, error) {
 	if err != nil {
 		return "", compose.InstanceCount{}, usagef("invalid instance count %q for %s: use an integer such as 4, a negative number for the CPU count minus n, or max", value, name)
 	}
-	return name, compose.InstanceCount{Fixed: n}, nil
+	count := compose.InstanceCount{Fixed: n}
+	if err := compose.CheckInstanceLimit(name, count); err != nil {
+		return "", compose.InstanceCount{}, usagef("%v; give a smaller count", err)
+	}
+	return name, count, nil
 }
