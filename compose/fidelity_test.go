@@ -228,6 +228,25 @@ func TestLoad_InvalidServiceSettings(t *testing.T) {
 			wantLine: 6,
 		},
 		{
+			name: "negative monitor",
+			compose: "services:\n  api:\n    image: api:1\n    deploy:\n      update_config:\n" +
+				"        monitor: -5s\n",
+			want:     []string{"{file}:6:", "monitor -5s is negative"},
+			wantLine: 6,
+		},
+		{
+			name: "negative delay",
+			compose: "services:\n  api:\n    image: api:1\n    deploy:\n      rollback_config:\n" +
+				"        delay: -1s\n",
+			want: []string{"delay -1s is negative"},
+		},
+		{
+			name: "failure ratio above 1",
+			compose: "services:\n  api:\n    image: api:1\n    deploy:\n      update_config:\n" +
+				"        max_failure_ratio: 1.5\n",
+			want: []string{"max_failure_ratio 1.5 is out of range", "from 0 to 1"},
+		},
+		{
 			name: "rollback in rollback_config",
 			compose: "services:\n  api:\n    image: api:1\n    deploy:\n      rollback_config:\n" +
 				"        failure_action: rollback\n",

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"golang.org/x/sys/unix"
@@ -82,8 +83,9 @@ func checkStopSignal(svc Service) error {
 		"use a name such as SIGTERM, SIGINT or SIGQUIT, or a number from 1 to 64", raw)
 }
 
-// checkUpdateConfigs accepts the failure_action values that rollouts know,
-// in update_config and rollback_config. The compose schema checks order.
+// checkUpdateConfigs checks update_config and rollback_config: a
+// failure_action that rollouts know, delays and monitor periods of 0s or
+// more, and a max_failure_ratio from 0 to 1. The compose schema checks order.
 func checkUpdateConfigs(svc Service) error {
 	deploy := svc.Config.Deploy
 	if deploy == nil {
@@ -105,6 +107,16 @@ func checkUpdateConfigs(svc Service) error {
 		if action := c.cfg.FailureAction; action != "" && !slices.Contains(c.actions, action) {
 			return keyError(append(path, "failure_action"), "failure_action %q is not valid in %s; use %s",
 				action, c.key, joinWords(c.actions, "or"))
+		}
+		if d := c.cfg.Delay; d < 0 {
+			return keyError(append(path, "delay"), "delay %s is negative; use 0s or more", time.Duration(d))
+		}
+		if d := c.cfg.Monitor; d < 0 {
+			return keyError(append(path, "monitor"), "monitor %s is negative; use 0s or more", time.Duration(d))
+		}
+		if r := c.cfg.MaxFailureRatio; r < 0 || r > 1 {
+			return keyError(append(path, "max_failure_ratio"), "max_failure_ratio %g is out of range; "+
+				"use a fraction from 0 to 1, such as 0.25", r)
 		}
 	}
 	return nil

@@ -19,6 +19,7 @@ func TestMain_FlagErrorsExitUsage(t *testing.T) {
 		{[]string{"ps", "--bogus"}, "unknown flag --bogus; run clusterctl ps --help"},
 		{[]string{"ps", "-p", "shop"}, "unknown flag -p for clusterctl ps: it is a global flag, so put it before the command, as in clusterctl -p VALUE ps"},
 		{[]string{"logs", "--tail"}, "flag needs an argument: -tail"},
+		{[]string{"up", "--wait-timeout", "-5s"}, "invalid --wait-timeout -5s"},
 		{[]string{"scale", "--bogus", "web=1"}, "unknown flag --bogus; run clusterctl scale --help"},
 		{[]string{"rollout", "undo", "--to-revision", "abc", "web"}, `invalid value "abc" for flag -to-revision`},
 		{[]string{"import", "pm2", "--bogus", "app.json"}, "unknown flag --bogus; run clusterctl import pm2 --help"},

@@ -54,7 +54,7 @@ func upCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "build", Usage: "rebuild images of build: services even when they exist"},
 			&cli.BoolFlag{Name: "remove-orphans", Usage: "remove containers of services that are no longer in the file"},
-			&cli.DurationFlag{Name: "wait-timeout", Usage: "readiness deadline for every instance, e.g. 90s; default: the healthcheck's own budget"},
+			&cli.DurationFlag{Name: "wait-timeout", Usage: "readiness deadline for every instance, e.g. 90s; default: the healthcheck's own budget", Action: checkWaitTimeout},
 			&cli.IntFlag{Name: "parallel", Value: orchestrator.DefaultParallelism, Usage: "how many instances to create at once"},
 			&cli.BoolFlag{Name: "no-start", Usage: "create networks, volumes, front doors and instances without starting them; a later up starts them"},
 			&cli.BoolFlag{Name: "no-deps", Usage: "leave out the services that the named services depend on"},

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -51,7 +52,7 @@ func commandNames(c *cli.Context) []string {
 
 func rolloutFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.DurationFlag{Name: "wait-timeout", Usage: "readiness deadline for every new instance, e.g. 90s; default: the healthcheck's own budget"},
+		&cli.DurationFlag{Name: "wait-timeout", Usage: "readiness deadline for every new instance, e.g. 90s; default: the healthcheck's own budget", Action: checkWaitTimeout},
 	}
 }
 
@@ -227,7 +228,7 @@ func scaleCommand() *cli.Command {
 			"Slots stay contiguous: scaling down removes the highest slots, which leave the front door and\n" +
 			"drain their requests in flight before they stop. A service already at N is left alone.\n\n" + exitCodesHelp,
 		Flags: []cli.Flag{
-			&cli.DurationFlag{Name: "wait-timeout", Usage: "readiness deadline for every new instance, e.g. 90s; default: the healthcheck's own budget"},
+			&cli.DurationFlag{Name: "wait-timeout", Usage: "readiness deadline for every new instance, e.g. 90s; default: the healthcheck's own budget", Action: checkWaitTimeout},
 		},
 		Action: traced("clusterctl scale", func(c *cli.Context) error {
 			targets, err := parseScaleArgs(c.Args().Slice())
@@ -290,4 +291,13 @@ func parseScale(arg string) (string, compose.InstanceCount, error) {
 		return "", compose.InstanceCount{}, usagef("%v; give a smaller count", err)
 	}
 	return name, count, nil
+}
+
+// checkWaitTimeout rejects a negative --wait-timeout, which would fail every
+// instance at once.
+func checkWaitTimeout(_ *cli.Context, d time.Duration) error {
+	if d < 0 {
+		return usagef("invalid --wait-timeout %s: use a positive duration such as 90s", d)
+	}
+	return nil
 }
