@@ -90,11 +90,21 @@ func (r *upRun) rollout(ctx context.Context, svc *service, change Change, observ
 		}
 		return r.failRollout(ctx, svc, change, update, rollbackCfg, append(done, failed...), err)
 	}
+	if failures > 0 {
+		r.o.Report.emit(Event{Kind: EventWarning, Project: r.p.Name, Service: svc.Name, Slot: -1, Message: fmt.Sprintf(
+			"%s of %d failed and kept the old revision, which max_failure_ratio %g or failure_action %s allows",
+			count(failures, "slot"), len(change.Containers), update.MaxFailureRatio, update.FailureAction)})
+	}
 	// Each old instance is removed once its own stop ended, so the removals
 	// overlap the stop of the last batch, and so does recording the revision.
+	// A revision that no slot took is not recorded, so that undo never
+	// returns to it.
 	var removals sync.WaitGroup
 	removals.Go(func() { r.removeOld(ctx, done) })
-	err := r.o.recordRevision(ctx, r.p.Name, svc.Template)
+	var err error
+	if len(done) > 0 {
+		err = r.o.recordRevision(ctx, r.p.Name, svc.Template)
+	}
 	removals.Wait()
 	r.background.Wait()
 	return err

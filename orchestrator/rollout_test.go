@@ -136,3 +136,50 @@ func TestUndo_NothingRunning(t *testing.T) {
 		t.Errorf("containers after the failed undo = %v, want none", names)
 	}
 }
+
+func TestRollout_ToleratedFailuresKeepHistory(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, events := newTestOrchestrator(engine)
+	p := testProject(2, true)
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	before, err := o.History(t.Context(), "shop", "web")
+	if err != nil || len(before) != 1 {
+		t.Fatalf("History = %+v, %v; want one revision", before, err)
+	}
+
+	// Every instance created from here on exits at once.
+	existing := map[string]bool{}
+	for _, name := range engine.names() {
+		existing[name] = true
+	}
+	engine.mu.Lock()
+	engine.exitOnStart = func(name string) (int, bool) { return 3, !existing[name] }
+	engine.mu.Unlock()
+	value := "v2"
+	p.Services[0].Config.Environment = composetypes.MappingWithEquals{"VERSION": &value}
+	p.Services[0].Config.Deploy = &composetypes.DeployConfig{UpdateConfig: &composetypes.UpdateConfig{
+		MaxFailureRatio: 1,
+	}}
+	*events = nil
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("rollout Up with max_failure_ratio 1: %v", err)
+	}
+
+	after, err := o.History(t.Context(), "shop", "web")
+	if err != nil {
+		t.Fatalf("History: %v", err)
+	}
+	if len(after) != 1 || after[0].Revision != before[0].Revision {
+		t.Errorf("history = %+v, want only the revision that serves", after)
+	}
+	warned := false
+	for _, e := range *events {
+		warned = warned || (e.Kind == EventWarning && strings.Contains(e.Message, "2 slots of 2 failed"))
+	}
+	if !warned {
+		t.Errorf("events = %+v, want a warning that 2 slots of 2 failed", *events)
+	}
+}

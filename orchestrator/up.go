@@ -348,7 +348,19 @@ func (r *upRun) execute(ctx context.Context, plan Plan, observed []ObservedConta
 // instance runs it.
 func (r *upRun) recordRevisions(ctx context.Context) error {
 	for _, name := range slices.Sorted(maps.Keys(r.services)) {
-		if err := r.o.recordRevision(ctx, r.p.Name, r.services[name].Template); err != nil {
+		svc := r.services[name]
+		tmpl := svc.Template
+		running, err := r.o.currentRevision(ctx, r.p.Name, name)
+		if err != nil {
+			return err
+		}
+		// A rollout whose failures max_failure_ratio allowed may leave the
+		// service on its old revision. A one-shot service runs no instance
+		// once it completed.
+		if running != tmpl.Revision && !svc.OneShot && svc.Count > 0 {
+			continue
+		}
+		if err := r.o.recordRevision(ctx, r.p.Name, tmpl); err != nil {
 			return err
 		}
 	}
