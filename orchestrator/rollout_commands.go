@@ -130,6 +130,17 @@ func (o *Orchestrator) replaceAll(ctx context.Context, p *compose.Project, svc *
 	if err != nil {
 		return err
 	}
+	// The service keeps the instance count it runs, which scale may have
+	// set apart from the file, as it keeps the revision it runs.
+	running := 0
+	for _, c := range observed {
+		if c.Service == svc.Name && c.Role == RoleInstance {
+			running = max(running, c.Slot+1)
+		}
+	}
+	if running > 0 {
+		svc.Count = running
+	}
 	change := Change{Service: svc.Name, Revision: svc.Template.Revision, Containers: map[int]string{}}
 	for _, c := range observed {
 		if c.Service == svc.Name && c.Role == RoleInstance && c.Slot < svc.Count && match(c) {

@@ -195,3 +195,38 @@ func TestScale_ProjectNotUp(t *testing.T) {
 		t.Errorf("network shop_default was not created; networks: %v", engine.networks)
 	}
 }
+
+func TestRestart_AfterScaleReplacesEverySlot(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	p := testProject(2, true)
+	if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	if err := o.Scale(t.Context(), p, []ScaleTarget{{Service: "web", Count: compose.InstanceCount{Fixed: 3}}}, UpOptions{}); err != nil {
+		t.Fatalf("Scale: %v", err)
+	}
+	before, err := o.PS(t.Context(), "shop", nil)
+	if err != nil || len(before) != 3 {
+		t.Fatalf("PS after scale = %+v, %v; want 3 rows", before, err)
+	}
+
+	// Restart reads the file again, which still says 2 instances.
+	if err := o.Restart(t.Context(), testProject(2, true), "web", UpOptions{}); err != nil {
+		t.Fatalf("Restart: %v", err)
+	}
+
+	after, err := o.PS(t.Context(), "shop", nil)
+	if err != nil {
+		t.Fatalf("PS: %v", err)
+	}
+	if len(after) != 3 {
+		t.Fatalf("rows after restart = %+v, want 3 instances", after)
+	}
+	for i := range after {
+		if after[i].ID == before[i].ID {
+			t.Errorf("slot %d kept container %s, want a new one", after[i].Slot, after[i].Name)
+		}
+	}
+}
