@@ -329,7 +329,7 @@ func checkCompletedUnsuccessfully(t *testing.T, p *project) {
 		t.Fatalf("up: want exit code 1, got %s", res)
 	}
 	for _, want := range []string{"instance migrate.0", "exited with code 3",
-		"web depend on it with condition service_completed_successfully", "last log lines:", "exiting with code 3"} {
+		"web depends on it with condition service_completed_successfully", "last log lines:", "exiting with code 3"} {
 		if !strings.Contains(res.Stderr, want) {
 			t.Errorf("stderr does not contain %q:\n%s", want, res.Stderr)
 		}

@@ -57,8 +57,12 @@ func completionFailure(p *compose.Project, name string, code int, oomKilled bool
 		}
 	}
 	if len(dependents) > 0 {
-		reason += fmt.Sprintf("; %s depend on it with condition %s, which needs exit code 0",
-			strings.Join(dependents, ", "), ConditionCompleted)
+		verb := "depends"
+		if len(dependents) > 1 {
+			verb = "depend"
+		}
+		reason += fmt.Sprintf("; %s %s on it with condition %s, which needs exit code 0",
+			strings.Join(dependents, ", "), verb, ConditionCompleted)
 	}
 	return reason
 }

@@ -445,7 +445,7 @@ func TestUp_CompletedUnsuccessfully(t *testing.T) {
 	err := o.Up(t.Context(), p, UpOptions{})
 
 	requireErrorContains(t, err, "instance migrate.0", "exited with code 3",
-		"web depend on it with condition service_completed_successfully, which needs exit code 0", "last log lines")
+		"web depends on it with condition service_completed_successfully, which needs exit code 0", "last log lines")
 	if !errors.Is(err, ErrNotReady) {
 		t.Errorf("error does not match ErrNotReady: %v", err)
 	}
