@@ -265,6 +265,13 @@ func TestLoad_InvalidCompose(t *testing.T) {
 			wantLine: 4,
 		},
 		{
+			name: "two services on one host port",
+			compose: "services:\n  one:\n    image: api:1\n    ports: [\"127.0.0.1:8080:80\"]\n" +
+				"  two:\n    image: api:1\n    ports: [\"8080:80\"]\n",
+			want:     []string{"{file}:7:", "services one and two both publish host port 8080/tcp", "another host port"},
+			wantLine: 7,
+		},
+		{
 			name:    "published port out of range",
 			compose: "services:\n  api:\n    image: api:1\n    ports: [\"127.0.0.1:99999:80\"]\n",
 			want:    []string{"{file}: published port 99999 is not a port", "from 1 to 65535"},

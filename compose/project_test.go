@@ -3,6 +3,8 @@ package compose
 import (
 	"slices"
 	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 const selectCompose = `name: shop
@@ -142,5 +144,24 @@ func TestInstanceCount_String(t *testing.T) {
 		if got := count.String(); got != want {
 			t.Errorf("%+v.String() = %q, want %q", count, got, want)
 		}
+	}
+}
+
+func TestCheckSharedHostPorts_AllowsDistinctBindings(t *testing.T) {
+	t.Parallel()
+	service := func(name, ip, published, protocol string) Service {
+		cfg := types.ServiceConfig{Name: name}
+		cfg.Ports = []types.ServicePortConfig{{HostIP: ip, Published: published, Target: 80, Protocol: protocol}}
+		return Service{Name: name, Config: cfg}
+	}
+	services := []Service{
+		service("a", "127.0.0.1", "8080", "tcp"),
+		service("b", "127.0.0.2", "8080", "tcp"),
+		service("c", "127.0.0.1", "8080", "udp"),
+		service("d", "127.0.0.1", "", "tcp"),
+	}
+
+	if err := checkSharedHostPorts(services); err != nil {
+		t.Errorf("checkSharedHostPorts: %v, want no error for distinct addresses, protocols and ephemeral ports", err)
 	}
 }

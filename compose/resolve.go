@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"cmp"
 	"errors"
 	"io/fs"
 	"os"
@@ -32,7 +33,38 @@ func resolveServices(model *types.Project) ([]Service, error) {
 	if err := markOneShots(services); err != nil {
 		return nil, err
 	}
+	if err := checkSharedHostPorts(services); err != nil {
+		return nil, err
+	}
 	return services, nil
+}
+
+// checkSharedHostPorts rejects two services that publish the same fixed host
+// port and protocol on the same address, or one of them on every address,
+// because the second front door or instance could not bind it. Ranges are
+// compared only as written.
+func checkSharedHostPorts(services []Service) error {
+	type binding struct{ service, ip, port, protocol string }
+	var seen []binding
+	for _, svc := range services {
+		for _, port := range svc.Config.Ports {
+			if port.Published == "" {
+				continue
+			}
+			b := binding{svc.Name, port.HostIP, port.Published, cmp.Or(port.Protocol, "tcp")}
+			for _, other := range seen {
+				sameAddress := other.ip == b.ip || other.ip == "" || b.ip == "" ||
+					other.ip == "0.0.0.0" || b.ip == "0.0.0.0"
+				if other.service != b.service && other.port == b.port && other.protocol == b.protocol && sameAddress {
+					return keyError([]string{"services", svc.Name, "ports"}, "services %s and %s both publish "+
+						"host port %s/%s, which only one of them can bind; give one of them another host port",
+						other.service, svc.Name, b.port, b.protocol)
+				}
+			}
+			seen = append(seen, b)
+		}
+	}
+	return nil
 }
 
 func resolveService(project string, cfg types.ServiceConfig, top extension) (Service, error) {
