@@ -259,6 +259,13 @@ func TestLoad_InvalidCompose(t *testing.T) {
 			wantLine: 4,
 		},
 		{
+			name: "dependency behind a profile",
+			compose: "services:\n  api:\n    image: api:1\n    depends_on: [db]\n" +
+				"  db:\n    image: db:1\n    profiles: [data]\n",
+			want:     []string{"{file}:4:", "service api depends on db, which is not enabled", "--profile"},
+			wantLine: 4,
+		},
+		{
 			name:     "invalid memory size",
 			compose:  "services:\n  api:\n    image: api:1\n    mem_limit: lots\n",
 			want:     []string{"{file}:4:", `services.api.mem_limit: "lots" is not a size`, "512m"},

@@ -115,43 +115,43 @@ type OTel struct {
 type ReadyProbe struct {
 	// HTTPPath is the path of an HTTP GET that must return 2xx or 3xx.
 	// Empty when TCP is true.
-	HTTPPath string
+	HTTPPath string `json:"http,omitempty" yaml:"http,omitempty"`
 	// TCP is true for a probe that only opens a connection.
-	TCP bool
+	TCP bool `json:"tcp,omitempty" yaml:"tcp,omitempty"`
 	// Port is the instance's container port.
-	Port int
+	Port int `json:"port" yaml:"port"`
 	// Timeout is the deadline for one instance to become ready. Zero means
 	// the caller's default.
-	Timeout time.Duration
+	Timeout time.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
 }
 
 // Proxy is the resolved front door of a service.
 type Proxy struct {
 	// Mode is "http" (the default) or "tcp".
-	Mode string
+	Mode string `json:"mode" yaml:"mode"`
 	// Ports are the front door's listeners, one per ports entry of the
 	// service, published on the host. The x-clusterctl.proxy.port listener
 	// comes last and is reachable on the project network only. It is left
 	// out when a published listener has the same Target.
-	Ports []ProxyPort
+	Ports []ProxyPort `json:"ports" yaml:"ports"`
 }
 
 // ProxyPort is one listener of a front door.
 type ProxyPort struct {
 	// Target is the container port of the instances, and the port the front
 	// door listens on inside its own container.
-	Target int
+	Target int `json:"target" yaml:"target"`
 	// Protocol is "tcp". Load rejects UDP ports on a service with a front
 	// door.
-	Protocol string
+	Protocol string `json:"protocol" yaml:"protocol"`
 	// Published is true for a listener published on the host, from the
 	// service's ports, and false for one on the project network only, from
 	// x-clusterctl.proxy.port.
-	Published bool
+	Published bool `json:"published" yaml:"published"`
 	// HostIP and HostPort publish the listener on the host when Published is
 	// true. An empty HostIP binds every interface. HostPort is a port, a range
 	// such as "8000-8010" from which Docker binds a free port, or empty for
 	// an ephemeral port.
-	HostIP   string
-	HostPort string
+	HostIP   string `json:"host_ip,omitempty" yaml:"host_ip,omitempty"`
+	HostPort string `json:"host_port,omitempty" yaml:"host_port,omitempty"`
 }

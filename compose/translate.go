@@ -29,13 +29,24 @@ func (l *projectLoader) translate(ctx context.Context, err error) error {
 	if invalid := containerNameError(err); invalid != nil {
 		return invalid
 	}
-	if invalid := knownLoaderError(err); invalid != nil {
+	if invalid := l.knownLoaderError(err); invalid != nil {
 		if invalid.path == nil {
 			invalid.File = l.fileList()
 		}
 		return invalid
 	}
 	return l.loaderError(err)
+}
+
+// definesService reports whether a compose file defines the service, enabled
+// or not.
+func (l *projectLoader) definesService(name string) bool {
+	for i := range l.sources {
+		if depth, _ := l.sources[i].find([]string{"services", name}); depth == 2 {
+			return true
+		}
+	}
+	return false
 }
 
 // Patterns of compose-go errors that knownLoaderError rewrites.
@@ -48,10 +59,14 @@ var (
 
 // knownLoaderError rewrites compose-go errors that name neither the key nor
 // the fix, or returns nil. Load fills in the file and line from the key.
-func knownLoaderError(err error) *InvalidError {
+func (l *projectLoader) knownLoaderError(err error) *InvalidError {
 	text := err.Error()
 	var invalid *InvalidError
-	if m := undefinedDependency.FindStringSubmatch(text); m != nil {
+	if m := undefinedDependency.FindStringSubmatch(text); m != nil && l.definesService(m[2]) {
+		invalid = keyError([]string{"services", m[1], "depends_on"}, "service %s depends on %s, which is not "+
+			"enabled because none of its profiles is; enable one with --profile, or set required: false "+
+			"on the dependency", m[1], m[2])
+	} else if m != nil {
 		invalid = keyError([]string{"services", m[1], "depends_on"}, "service %s depends on %s, which the "+
 			"file does not define; add a service %s, fix the name, or remove it from depends_on", m[1], m[2], m[2])
 	} else if m := noImageNoBuild.FindStringSubmatch(text); m != nil {

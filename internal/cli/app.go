@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
 	"github.com/clusterctl/clusterctl/compose"
@@ -217,9 +218,34 @@ func setUpLogging(c *cli.Context) error {
 		return usagef("%v", err)
 	}
 	jsonProgress.Store(mode == progress.ModeJSON)
+	setUpLibraryLogging(level, mode == progress.ModeJSON)
 	handler := slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})
 	slog.SetDefault(slog.New(handler))
 	return nil
+}
+
+// setUpLibraryLogging applies --log-level to logrus, which compose-go logs
+// its warnings with, such as a variable that is not set. With --progress
+// json those warnings become JSON events of kind warning, so that every
+// line on stderr stays JSON.
+func setUpLibraryLogging(level slog.Level, asJSON bool) {
+	switch {
+	case level <= slog.LevelDebug:
+		logrus.SetLevel(logrus.DebugLevel)
+	case level <= slog.LevelInfo:
+		logrus.SetLevel(logrus.InfoLevel)
+	case level <= slog.LevelWarn:
+		logrus.SetLevel(logrus.WarnLevel)
+	default:
+		logrus.SetLevel(logrus.ErrorLevel)
+	}
+	if asJSON {
+		logrus.SetFormatter(&logrus.JSONFormatter{TimestampFormat: time.RFC3339Nano, FieldMap: logrus.FieldMap{
+			logrus.FieldKeyLevel: "kind", logrus.FieldKeyMsg: "message",
+		}})
+	} else {
+		logrus.SetFormatter(&logrus.TextFormatter{})
+	}
 }
 
 // loadProject loads the compose project that the global flags name.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"time"
@@ -112,6 +113,9 @@ func resolvedDocument(c *cli.Context, p *compose.Project) (map[string]any, error
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("decode project: %w", err)
 	}
+	// compose-go leaves extensions out of its JSON. They go back in, so
+	// that the output is a compose file with the same meaning.
+	maps.Copy(doc, p.Model.Extensions)
 	services, _ := doc["services"].(map[string]any)
 	cpus := engineCPUs(c)
 	for i := range p.Services {
@@ -120,6 +124,7 @@ func resolvedDocument(c *cli.Context, p *compose.Project) (map[string]any, error
 		if entry == nil {
 			continue
 		}
+		maps.Copy(entry, svc.Config.Extensions)
 		resolved, err := resolveService(p, svc, cpus)
 		if err != nil {
 			return nil, err

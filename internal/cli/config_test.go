@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -90,5 +91,46 @@ services:
 				t.Errorf("%s output lacks %q:\n%s", name, key, data)
 			}
 		}
+	}
+}
+
+func TestConfig_OutputLoadsWithSameSettings(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	content := `name: shop
+x-clusterctl:
+  otel: {enabled: false}
+services:
+  web:
+    image: app:1.2
+    ports: ["127.0.0.1:8080:80"]
+    x-clusterctl: {instances: 2, drain_timeout: 2s, proxy: {mode: tcp, port: 80}}
+`
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"clusterctl", "-f", file, "config"}, &stdout, &stderr); code != ExitOK {
+		t.Fatalf("config: exit code %d\n%s", code, stderr.String())
+	}
+	again := filepath.Join(dir, "resolved.yaml")
+	if err := os.WriteFile(again, stdout.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	p, err := compose.Load(t.Context(), compose.Options{Files: []string{again}, Environ: []string{}})
+
+	if err != nil {
+		t.Fatalf("Load of the config output: %v", err)
+	}
+	web, _ := p.Service("web")
+	if web.Instances.Fixed != 2 {
+		t.Errorf("instances = %+v, want 2", web.Instances)
+	}
+	if web.Proxy == nil || web.Proxy.Mode != "tcp" {
+		t.Errorf("front door = %+v, want mode tcp", web.Proxy)
+	}
+	if web.OTel.Enabled {
+		t.Errorf("otel enabled, want the top-level enabled: false kept")
 	}
 }
