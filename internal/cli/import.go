@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/clusterctl/clusterctl/compose"
 	"github.com/clusterctl/clusterctl/internal/pm2import"
 )
 
@@ -96,6 +97,14 @@ func runImportPM2(c *cli.Context) error {
 	}
 	for _, report := range result.Reports {
 		fmt.Fprintln(c.App.ErrWriter, report)
+	}
+	// A translation can be complete and still break a rule of clusterctl's,
+	// such as two apps on one PORT, so the written file is loaded once.
+	if output != "" {
+		if _, err := compose.Load(c.Context, compose.Options{Files: []string{output}}); err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "warning: %s does not load as it is; fix this before clusterctl up: %v\n",
+				output, err)
+		}
 	}
 	return nil
 }
