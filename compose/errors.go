@@ -76,16 +76,3 @@ func keyError(path []string, format string, args ...any) *InvalidError {
 		path:    path,
 	}
 }
-
-// joinWords joins words as prose with the conjunction, "and" or "or":
-// "a", "a or b", "a, b or c".
-func joinWords(words []string, conjunction string) string {
-	switch len(words) {
-	case 0:
-		return ""
-	case 1:
-		return words[0]
-	default:
-		return strings.Join(words[:len(words)-1], ", ") + " " + conjunction + " " + words[len(words)-1]
-	}
-}

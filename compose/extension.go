@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clusterctl/clusterctl/internal/prose"
 )
 
 // ExtensionKey is the key of clusterctl's compose extension, at the top
@@ -79,7 +81,7 @@ func decodeFields(raw any, path []string, fields map[string]field) error {
 	if raw == nil {
 		return nil
 	}
-	validKeys := joinWords(slices.Sorted(maps.Keys(fields)), "and")
+	validKeys := prose.JoinWords(slices.Sorted(maps.Keys(fields)), "and")
 	mapping, ok := raw.(map[string]any)
 	if !ok {
 		return keyError(path, "%s must be a mapping with the keys %s, not %s",
@@ -345,7 +347,7 @@ func parseChoice(value any, path []string, choices ...string) (string, error) {
 	s, err := parseString(value, path)
 	if err == nil && !slices.Contains(choices, s) {
 		err = keyError(path, "%s: %q is not valid; use %s",
-			strings.Join(path, "."), s, joinWords(choices, "or"))
+			strings.Join(path, "."), s, prose.JoinWords(choices, "or"))
 	}
 	return s, err
 }

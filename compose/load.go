@@ -15,6 +15,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/consts"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/clusterctl/clusterctl/internal/prose"
 )
 
 // DefaultDrainTimeout is the drain_timeout of a service that sets none.
@@ -225,7 +227,7 @@ func (l *projectLoader) discoverFiles() ([]string, error) {
 	return nil, &InvalidError{Message: fmt.Sprintf(
 		"no compose file found in %s or its parent directories (looked for %s); "+
 			"create one there or pass its path with -f",
-		l.opts.WorkingDir, joinWords(cli.DefaultFileNames, "and"))}
+		l.opts.WorkingDir, prose.JoinWords(cli.DefaultFileNames, "and"))}
 }
 
 func (l *projectLoader) readSources(files []string) error {

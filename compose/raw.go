@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v4"
+
+	"github.com/clusterctl/clusterctl/internal/prose"
 )
 
 // checkSources rejects values that compose-go accepts but changes before
@@ -200,7 +202,7 @@ func (l *projectLoader) checkVolumeModes(svc Service) error {
 				File: src.path, Line: item.Line, Column: item.Column,
 				Key: strings.Join(keyPath, "."), path: keyPath,
 				Message: fmt.Sprintf("volume %q has the unknown mode %q, which Docker Compose "+
-					"ignores; use %s, separated by commas", item.Value, mode, joinWords(volumeModes, "or")),
+					"ignores; use %s, separated by commas", item.Value, mode, prose.JoinWords(volumeModes, "or")),
 			}
 		}
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"golang.org/x/sys/unix"
+
+	"github.com/clusterctl/clusterctl/internal/prose"
 )
 
 // checkServiceSettings rejects service settings that clusterctl cannot apply
@@ -106,7 +108,7 @@ func checkUpdateConfigs(svc Service) error {
 		path := []string{"services", svc.Name, "deploy", c.key}
 		if action := c.cfg.FailureAction; action != "" && !slices.Contains(c.actions, action) {
 			return keyError(append(path, "failure_action"), "failure_action %q is not valid in %s; use %s",
-				action, c.key, joinWords(c.actions, "or"))
+				action, c.key, prose.JoinWords(c.actions, "or"))
 		}
 		if d := c.cfg.Delay; d < 0 {
 			return keyError(append(path, "delay"), "delay %s is negative; use 0s or more", time.Duration(d))
@@ -164,13 +166,13 @@ func checkMountOptions(svc Service) error {
 		if v.Bind != nil && v.Bind.Propagation != "" && !slices.Contains(mountPropagations, v.Bind.Propagation) {
 			return keyError(append(path, "bind", "propagation"),
 				"volume %s: bind propagation %q is not valid; use %s",
-				v.Target, v.Bind.Propagation, joinWords(mountPropagations, "or"))
+				v.Target, v.Bind.Propagation, prose.JoinWords(mountPropagations, "or"))
 		}
 		consistency := []string{"default", "consistent", "cached", "delegated"}
 		if v.Consistency != "" && !slices.Contains(consistency, v.Consistency) {
 			return keyError(append(path, "consistency"),
 				"volume %s: consistency %q is not valid; use %s",
-				v.Target, v.Consistency, joinWords(consistency, "or"))
+				v.Target, v.Consistency, prose.JoinWords(consistency, "or"))
 		}
 	}
 	return nil

@@ -15,6 +15,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/schema"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/clusterctl/clusterctl/internal/prose"
 )
 
 // source is one compose file as read from disk, with its YAML documents.
@@ -227,7 +229,7 @@ func (s *source) checkTopLevel(root *yaml.Node) error {
 			File: s.path, Line: key.Line, Column: key.Column, Key: name,
 			Message: fmt.Sprintf("unknown top-level key %q; valid top-level keys are %s, "+
 				"and extensions that start with x-; fix the spelling, remove the key, "+
-				"or rename it to start with x-", name, joinWords(valid, "and")),
+				"or rename it to start with x-", name, prose.JoinWords(valid, "and")),
 			path: []string{name},
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/clusterctl/clusterctl/internal/prose"
 )
 
 // SelectorVariable is the variable that selects an env_NAME block at up, as
@@ -102,7 +104,7 @@ func (t *appTranslator) writeEnvFiles(base []envVar, own map[string][]envVar) {
 	t.svc.envFile = fmt.Sprintf("./%s${%s:+.}${%s}.env", name, SelectorVariable, SelectorVariable)
 	t.svc.envFileComment = fmt.Sprintf("%s=NAME, with NAME %s, loads %s.NAME.env, as "+
 		"pm2 start --env NAME does. Without %s, it loads %s.env, which holds env alone.",
-		SelectorVariable, joinWords(t.variants, "or"), name, SelectorVariable, name)
+		SelectorVariable, prose.JoinWords(t.variants, "or"), name, SelectorVariable, name)
 	t.port, t.svc.portComment = portOf(blocks)
 }
 
@@ -195,16 +197,3 @@ func formatEnvFile(vars []envVar) string {
 
 var envFileEscaper = strings.NewReplacer(
 	`\`, `\\`, `"`, `\"`, `$`, `\$`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
-
-// joinWords joins words as prose with conjunction, such as "and": "a",
-// "a and b", "a, b and c".
-func joinWords(words []string, conjunction string) string {
-	switch len(words) {
-	case 0:
-		return ""
-	case 1:
-		return words[0]
-	default:
-		return strings.Join(words[:len(words)-1], ", ") + " " + conjunction + " " + words[len(words)-1]
-	}
-}
