@@ -262,7 +262,7 @@ func configurationOf(info container.InspectResponse) *Configuration {
 // describeHealthcheck renders a healthcheck as one line, or "" when the
 // instance has none.
 func describeHealthcheck(h *container.HealthConfig) string {
-	if h == nil || len(h.Test) == 0 || h.Test[0] == "NONE" {
+	if !hasHealthcheck(h) {
 		return ""
 	}
 	line := strings.Join(MaskArgs(h.Test), " ")

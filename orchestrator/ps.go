@@ -84,8 +84,7 @@ func (o *Orchestrator) PS(ctx context.Context, project string, services []string
 	withoutHealthcheck := map[string]bool{}
 	for _, inst := range instances {
 		rows = append(rows, inst.status(project))
-		if cfg := inst.Info.Config; cfg == nil || cfg.Healthcheck == nil || len(cfg.Healthcheck.Test) == 0 ||
-			cfg.Healthcheck.Test[0] == "NONE" {
+		if cfg := inst.Info.Config; cfg == nil || !hasHealthcheck(cfg.Healthcheck) {
 			withoutHealthcheck[inst.ID] = true
 		}
 	}

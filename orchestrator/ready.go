@@ -55,7 +55,7 @@ type gate struct {
 func readinessGate(svc *compose.Service, hc *container.HealthConfig, waitTimeout time.Duration) gate {
 	g := gate{kind: "uptime", deadline: DefaultReadyTimeout, minUptime: svc.MinUptime}
 	switch {
-	case hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE":
+	case hasHealthcheck(hc):
 		g.kind = "healthcheck"
 		g.deadline = healthBudget(hc)
 	case svc.Ready != nil:
@@ -71,6 +71,12 @@ func readinessGate(svc *compose.Service, hc *container.HealthConfig, waitTimeout
 		g.deadline = waitTimeout
 	}
 	return g
+}
+
+// hasHealthcheck reports whether hc runs a check: it is set, and its test
+// is not NONE, which turns off a healthcheck of the image.
+func hasHealthcheck(hc *container.HealthConfig) bool {
+	return hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE"
 }
 
 // healthBudget is the time the engine needs, at most, to call a container
