@@ -169,7 +169,7 @@ func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, 
 			}
 			states, infos = append(states, state), append(infos, info)
 		}
-		o.unprobed(ctx, observed[door].ID, states, infos, svc.Service)
+		unprobed(states, infos, svc.Service, func() map[string]bool { return members })
 		want := map[string]bool{}
 		starting := slices.Contains(states, StateStarting)
 		for i, state := range states {

@@ -58,7 +58,10 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 		if err := inspections.Wait(); err != nil {
 			return err
 		}
-		r.o.unprobed(ctx, door.ID, states, infos, svc.Service)
+		unprobed(states, infos, svc.Service, sync.OnceValue(func() map[string]bool {
+			members, _ := r.o.frontDoorMembers(ctx, door.ID)
+			return members
+		}))
 		for i, c := range running {
 			switch states[i] {
 			case StateReady:
@@ -101,21 +104,16 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 // that ran a probe has its result, and the front door's rotation records
 // it. So an instance outside the rotation, such as one that an interrupted
 // run left, is probed again before it serves. An empty or unreadable
-// rotation has every such instance probed again.
-func (o *Orchestrator) unprobed(ctx context.Context, frontDoorID string, states []string,
-	infos []container.InspectResponse, svc *compose.Service) {
-	var members map[string]bool
-	fetched := false
+// rotation has every such instance probed again. members returns the
+// rotation, and is called only when some instance needs it.
+func unprobed(states []string, infos []container.InspectResponse, svc *compose.Service,
+	members func() map[string]bool) {
 	for i, info := range infos {
 		if states[i] != StateReady || info.Config == nil ||
 			readinessGate(svc, info.Config.Healthcheck, 0).kind != "probe" {
 			continue
 		}
-		if !fetched {
-			members, _ = o.frontDoorMembers(ctx, frontDoorID)
-			fetched = true
-		}
-		if !members[info.ID] {
+		if !members()[info.ID] {
 			states[i] = StateStarting
 		}
 	}
