@@ -119,32 +119,32 @@ func (o *Orchestrator) removeContainerVolumes(ctx context.Context, id string, an
 	case errdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress"):
 		// The engine is removing the container already: an auto-removed
 		// probe, or a removal that an interrupted command started.
-		return o.waitRemoved(ctx, id)
+		return o.waitRemoved(ctx, id, removalTimeout)
 	default:
 		return fmt.Errorf("remove %s: %w", shortID(id), err)
 	}
 }
 
 // waitRemoved waits until a container that the engine is removing is
-// gone, for at most removalTimeout.
-func (o *Orchestrator) waitRemoved(ctx context.Context, id string) error {
-	deadline := time.Now().Add(removalTimeout)
+// gone, for at most timeout.
+func (o *Orchestrator) waitRemoved(ctx context.Context, id string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	for {
 		_, err := o.Engine.ContainerInspect(ctx, id)
 		if errdefs.IsNotFound(err) {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("remove %s: the engine's removal did not finish within %s; "+
-				"check it with docker ps -a", shortID(id), removalTimeout)
+			return fmt.Errorf("container %s still exists %s after its removal began; remove it with docker rm -f %s",
+				shortID(id), timeout, shortID(id))
 		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
 			return err
 		}
 	}
 }
 
-// removalTimeout bounds waitRemoved.
+// removalTimeout bounds the wait for a removal that was in progress.
 const removalTimeout = 30 * time.Second
 
 func sleep(ctx context.Context, d time.Duration) error {

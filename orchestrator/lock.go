@@ -178,23 +178,13 @@ func (l *Lock) Release(ctx context.Context) error {
 	if err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
 		return fmt.Errorf("release lock: %w", err)
 	}
-	// A conflict means that the engine removes the container already,
+	// A conflict means that the engine is removing the container already,
 	// because its input closed and it has AutoRemove set. The wait keeps
 	// the lock from outliving the command.
-	deadline := time.Now().Add(lockSettleTimeout)
-	for {
-		_, err := l.o.Engine.ContainerInspect(ctx, l.id)
-		if errdefs.IsNotFound(err) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("release lock: container %s still exists after %s; "+
-				"remove it with docker rm -f %s", shortID(l.id), lockSettleTimeout, shortID(l.id))
-		}
-		if err := sleep(ctx, 20*time.Millisecond); err != nil {
-			return err
-		}
+	if err := l.o.waitRemoved(ctx, l.id, lockSettleTimeout); err != nil {
+		return fmt.Errorf("release lock: %w", err)
 	}
+	return nil
 }
 
 // holderGone reports whether a lock's holder ran on this host and its
