@@ -212,7 +212,7 @@ func TestRestart_AfterScaleReplacesEverySlot(t *testing.T) {
 		t.Fatalf("PS after scale = %+v, %v; want 3 rows", before, err)
 	}
 
-	// Restart reads the file again, which still says 2 instances.
+	// Restart reads the file again, which still sets 2 instances.
 	if err := o.Restart(t.Context(), testProject(2, true), "web", UpOptions{}); err != nil {
 		t.Fatalf("Restart: %v", err)
 	}

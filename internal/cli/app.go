@@ -96,8 +96,8 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	switch {
 	case errors.Is(context.Cause(ctx), errInterrupted):
 		code, message = ExitInterrupted, "interrupted: "+message
-		// A call that the interrupt cut short says only that, in the
-		// engine client's words, such as "error during connect: Post ...".
+		// The error of a call that the interrupt cut short adds nothing to
+		// "interrupted", such as the engine client's "error during connect: Post ...".
 		if errors.Is(err, context.Canceled) || errors.Is(err, errInterrupted) ||
 			strings.Contains(err.Error(), "error during connect") {
 			message = "interrupted"
