@@ -64,8 +64,8 @@ func checkRestart(svc Service) error {
 // such as SIGRTMIN+3.
 var rtSignal = regexp.MustCompile(`^SIGRTM(IN|AX)([+-][0-9]+)?$`)
 
-// checkStopSignal accepts the stop signals that the engine accepts: a
-// signal name, with or without the SIG prefix, or a number.
+// checkStopSignal accepts a signal name, with or without the SIG prefix, as
+// the engine does, or a number of a Linux signal, from 1 to 64.
 func checkStopSignal(svc Service) error {
 	raw := svc.Config.StopSignal
 	if raw == "" {

@@ -15,10 +15,9 @@ import (
 )
 
 // CheckTargets fails with a compose.InvalidError, as an unknown service in
-// up does, when a target names no service
-// of the project. The services of the compose file count, given in
-// fileServices, and so do services with containers or rollout history on
-// the engine. With instances set, SERVICE.SLOT of such a service and the
+// up does, when a target names no service of the project. The services of
+// the compose file count, given in fileServices, and so do services with
+// containers or rollout history on the engine. With instances set, SERVICE.SLOT of such a service and the
 // name of any container of the project count too, whether or not that
 // slot exists: a missing instance is the command's own failure.
 func (o *Orchestrator) CheckTargets(ctx context.Context, project string, fileServices, targets []string, instances bool) error {
