@@ -61,6 +61,7 @@ func TestFidelity_Project(t *testing.T) {
 		{"pull_policy", checkPullPolicy},
 		{"build args and target", checkBuild},
 		{"up --no-start then up", checkNoStart},
+		{"up --detach", checkDetach},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -509,6 +510,63 @@ services:
 	requireReadySlots(t, filterRows(p.ps(), "web"), 2)
 	if _, err := get(&http.Client{Timeout: 5 * time.Second}, loopbackURL(t, "127.0.0.1", port, "/")); err != nil {
 		t.Errorf("request through the front door: %v", err)
+	}
+}
+
+// checkDetach runs up --detach on a service that never gets ready and one
+// behind a front door: up returns without waiting for the first, and waits
+// for the second, whose front door serves once up returns.
+func checkDetach(t *testing.T, p *project) {
+	port := freeLoopbackPort(t)
+	p.writeCompose(fidelityWorker+`
+services:
+  api:
+    <<: *worker
+    environment:
+      OTEL_SDK_DISABLED: "true"
+      DEMO_NEVER_READY: "true"
+    healthcheck:
+      test: ["CMD", "/worker", "-healthcheck"]
+      interval: 300ms
+      timeout: 2s
+      retries: 1000
+    x-clusterctl:
+      instances: 2
+  web:
+    <<: *worker
+    ports: ["127.0.0.1:{{.Port}}:8080"]
+`, composeVars{Port: port})
+
+	res := p.mustRun("up", "--detach")
+
+	for _, want := range []string{
+		"2 instances started and not waited for",
+		"waited until ready despite --detach: its front door",
+	} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("up --detach output lacks %q:\n%s", want, res.Stderr)
+		}
+	}
+	api := filterRows(p.ps(), "api")
+	if len(api) != 2 {
+		t.Fatalf("ps lists %d api instances after up --detach, want 2: %+v", len(api), api)
+	}
+	for _, r := range api {
+		if r.State != "starting" && r.State != "unhealthy" {
+			t.Errorf("api instance %s is %s, want starting or unhealthy: it never gets ready", r.Name, r.State)
+		}
+	}
+	requireReadySlots(t, filterRows(p.ps(), "web"), 1)
+	if _, err := get(&http.Client{Timeout: 5 * time.Second}, loopbackURL(t, "127.0.0.1", port, "/")); err != nil {
+		t.Errorf("request through the front door right after up --detach: %v", err)
+	}
+
+	// up without --detach waits for what the detached run left starting.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res = p.run(ctx, "up", "--wait-timeout", "2s")
+	if res.Code != 1 || !strings.Contains(res.Stderr, "waiting for 2 starting instances to get ready") {
+		t.Errorf("up after up --detach: want exit code 1 after a wait for the 2 api instances, got %s", res)
 	}
 }
 

@@ -35,6 +35,9 @@ type UpOptions struct {
 	// NoDeps converges only the named services, without the services they
 	// depend on. Up still waits for a dependency that is part of the run.
 	NoDeps bool
+	// Detach returns once the new instances started, without waiting until
+	// they are ready, for every service that waitsForReady leaves out.
+	Detach bool
 }
 
 // service is a selected service with everything Up needs to create its
@@ -96,26 +99,97 @@ func (o *Orchestrator) Up(ctx context.Context, p *compose.Project, opts UpOption
 		return run.createStopped(ctx, plan)
 	}
 	if plan.Empty() {
-		return o.upToDate(ctx, p, services, observed)
+		return run.upToDate(ctx, services, observed)
 	}
 	if err := run.execute(ctx, plan, observed); err != nil {
 		return errors.Join(err, run.cleanup(ctx))
 	}
+	run.reportDetached()
 	return o.checkCrashLoops(ctx, p.Name, services)
 }
 
+// waitsForReady reports whether the run waits until the new instances of
+// svc are ready. It always does, unless UpOptions.Detach is set. Even then
+// it waits for a one-shot service and for a service that another service
+// of the run depends on with condition service_healthy. It also waits for
+// a service behind a front door, because this process is what admits an
+// instance to the rotation once it is ready.
+func (r *upRun) waitsForReady(svc *service) bool {
+	if !r.opts.Detach || svc.OneShot || svc.FrontDoor != nil {
+		return true
+	}
+	for _, deps := range r.start.Waits {
+		for _, dep := range deps {
+			if dep.Service == svc.Name && dep.Condition != ConditionStarted {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// reportDetached reports, for each service with new instances, that the
+// run returned without waiting until they are ready, or why it waited
+// despite Detach.
+func (r *upRun) reportDetached() {
+	if !r.opts.Detach {
+		return
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.services)) {
+		svc, n := r.services[name], r.started[name]
+		switch {
+		case n == 0 || svc.OneShot:
+		case r.waitsForReady(svc):
+			r.o.Report.emit(Event{Kind: EventInfo, Project: r.p.Name, Service: name, Slot: -1,
+				Message: "waited until ready despite --detach: " + readyWaitReason(svc)})
+		default:
+			r.o.Report.emit(Event{Kind: EventInfo, Project: r.p.Name, Service: name, Slot: -1, Message: fmt.Sprintf(
+				"%s started and not waited for, as --detach asks: clusterctl ps shows when they are ready; "+
+					"a later crash is not reported here", count(n, "instance"))})
+		}
+	}
+}
+
+// readyWaitReason returns the reason why a run with Detach set still
+// waits for svc.
+func readyWaitReason(svc *service) string {
+	if svc.FrontDoor != nil {
+		return "its front door admits an instance only once clusterctl saw it ready"
+	}
+	return "another service depends on it with condition service_healthy"
+}
+
 // upToDate finishes an up whose plan is empty: it repairs front door
-// rotations that differ from the ready instances, fails on crash-looping
-// instances, or reports that there is nothing to do.
-func (o *Orchestrator) upToDate(ctx context.Context, p *compose.Project, services []*service, observed []ObservedContainer) error {
+// rotations that differ from the ready instances, waits for instances that
+// are still starting, fails on crash-looping instances, or reports that
+// there is nothing to do.
+func (r *upRun) upToDate(ctx context.Context, services []*service, observed []ObservedContainer) error {
+	o, p := r.o, r.p
 	repaired, err := o.repairRotations(ctx, p, services, observed)
 	if err != nil || repaired {
 		return cmpErr(err, o.checkCrashLoops(ctx, p.Name, services))
+	}
+	if err := r.loadPending(ctx, observed); err != nil {
+		return err
+	}
+	waited := map[string]int{}
+	for _, pending := range r.pending {
+		waited[pending.svc.Name]++
+	}
+	for _, name := range slices.Sorted(maps.Keys(waited)) {
+		o.Report.emit(Event{Kind: EventInfo, Project: p.Name, Service: name, Slot: -1, Message: fmt.Sprintf(
+			"nothing to change; waiting for %s to get ready", count(waited[name], "starting instance"))})
+	}
+	if err := r.waitPending(ctx, ""); err != nil {
+		return err
 	}
 	if err := o.checkCrashLoops(ctx, p.Name, services); err != nil {
 		return err
 	}
 	for _, svc := range services {
+		if waited[svc.Name] > 0 {
+			continue
+		}
 		o.Report.emit(Event{Kind: EventUpToDate, Project: p.Name, Service: svc.Name, Slot: -1,
 			Message: count(svc.Count, "instance") + " up to date, nothing to do"})
 	}
@@ -252,14 +326,16 @@ type upRun struct {
 	// leaving are old instances that swaps took out of rotation, by ID.
 	leaving map[string]leavingBackend
 	// pending are running instances that were not ready when the run began.
-	pending  []pendingInstance
+	pending []pendingInstance
+	// started counts, by service, the instances that the run started.
+	started  map[string]int
 	networks []string
 	volumes  []string
 }
 
 func newUpRun(o *Orchestrator, p *compose.Project, services []*service, opts UpOptions) *upRun {
 	run := &upRun{o: o, p: p, opts: opts, services: map[string]*service{}, doors: map[string]*rotation{},
-		stopping: map[string]chan struct{}{}, leaving: map[string]leavingBackend{}}
+		stopping: map[string]chan struct{}{}, leaving: map[string]leavingBackend{}, started: map[string]int{}}
 	for _, svc := range services {
 		run.services[svc.Name] = svc
 	}
@@ -320,6 +396,9 @@ func (r *upRun) execute(ctx context.Context, plan Plan, observed []ObservedConta
 		}
 	}
 	if err := r.loadRotations(ctx, observed); err != nil {
+		return err
+	}
+	if err := r.loadPending(ctx, observed); err != nil {
 		return err
 	}
 	if err := r.removeInstances(ctx, removals); err != nil {
@@ -413,6 +492,12 @@ func (r *upRun) createInstance(ctx context.Context, step Step, release func()) e
 	release()
 	if svc.OneShot {
 		return r.o.waitCompleted(ctx, r.p, svc.Service, inst)
+	}
+	r.mu.Lock()
+	r.started[svc.Name]++
+	r.mu.Unlock()
+	if !r.waitsForReady(svc) {
+		return nil
 	}
 	if err := r.o.waitReady(ctx, r.p, svc.Service, inst); err != nil {
 		return err

@@ -2,11 +2,13 @@ package orchestrator
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	composetypes "github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/docker/api/types/container"
@@ -720,5 +722,118 @@ func TestUp_RenamedServiceTakesOverPorts(t *testing.T) {
 	}
 	if slices.Contains(names, "shop-web-frontdoor") {
 		t.Errorf("containers = %v, want the orphan web front door gone", names)
+	}
+}
+
+func TestUp_DetachSkipsUnneededWaits(t *testing.T) {
+	t.Parallel()
+	withFrontDoor := func(svc *compose.Service) {
+		svc.Proxy = &compose.Proxy{Mode: "http", Ports: []compose.ProxyPort{{Target: 8080, Protocol: "tcp", HostIP: "127.0.0.1", HostPort: "8080"}}}
+	}
+	needsHealthy := func() *compose.Project {
+		return projectOf(serviceOf("api", 1), serviceOf("web", 1, dependsOn("api", ConditionHealthy)))
+	}
+	// With stuck set, api's instances stay starting, so a wait for them
+	// fails at the short deadline below. Otherwise every instance is
+	// healthy at once.
+	cases := []struct {
+		name    string
+		project *compose.Project
+		detach  bool
+		stuck   bool
+		fails   bool
+		event   string // a message of an info event for service api
+	}{
+		{name: "no front door", project: projectOf(serviceOf("api", 2)), detach: true, stuck: true,
+			event: "2 instances started and not waited for"},
+		{name: "without detach", project: projectOf(serviceOf("api", 2)), stuck: true, fails: true},
+		{name: "front door", project: projectOf(serviceOf("api", 2, withFrontDoor)), detach: true, stuck: true, fails: true},
+		{name: "front door, ready", project: projectOf(serviceOf("api", 2, withFrontDoor)), detach: true,
+			event: "waited until ready despite --detach: its front door"},
+		{name: "service_healthy dependency", project: needsHealthy(), detach: true, stuck: true, fails: true},
+		{name: "service_healthy dependency, ready", project: needsHealthy(), detach: true,
+			event: "waited until ready despite --detach: another service depends on it"},
+		{name: "service_started dependency", detach: true, stuck: true,
+			project: projectOf(serviceOf("api", 1), serviceOf("web", 1, dependsOn("api", ConditionStarted))),
+			event:   "1 instance started and not waited for"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			engine := newFakeEngine()
+			engine.health = func(name string) container.HealthStatus {
+				if tc.stuck && strings.HasPrefix(name, "shop-api-") {
+					return container.Starting
+				}
+				return container.Healthy
+			}
+			o, events := newTestOrchestrator(engine)
+			err := o.Up(t.Context(), tc.project, UpOptions{Detach: tc.detach, WaitTimeout: 300 * time.Millisecond})
+			if tc.fails {
+				if err == nil {
+					t.Fatal("Up returned without error, although it had to wait for instances that never got ready")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Up: %v", err)
+			}
+			if startIndex(engine.startOrder(), "shop-api-") < 0 {
+				t.Errorf("starts = %v, want instances of api", engine.startOrder())
+			}
+			if !hasEvent(*events, EventInfo, "api", tc.event) {
+				t.Errorf("no info event for api says %q: %+v", tc.event, *events)
+			}
+		})
+	}
+}
+
+func TestUp_WaitsForStartingInstances(t *testing.T) {
+	t.Parallel()
+	for _, never := range []bool{false, true} {
+		t.Run(fmt.Sprintf("never ready %t", never), func(t *testing.T) {
+			t.Parallel()
+			engine := newFakeEngine()
+			var mu sync.Mutex
+			startingChecks := -1 // below 0: api stays starting
+			engine.health = func(name string) container.HealthStatus {
+				mu.Lock()
+				defer mu.Unlock()
+				if !strings.HasPrefix(name, "shop-api-") || startingChecks == 0 {
+					return container.Healthy
+				}
+				if startingChecks > 0 {
+					startingChecks--
+				}
+				return container.Starting
+			}
+			o, events := newTestOrchestrator(engine)
+			p := projectOf(serviceOf("api", 2))
+			if err := o.Up(t.Context(), p, UpOptions{Detach: true}); err != nil {
+				t.Fatalf("up --detach: %v", err)
+			}
+			if !never {
+				mu.Lock()
+				startingChecks = 4
+				mu.Unlock()
+			}
+			*events = nil
+			err := o.Up(t.Context(), p, UpOptions{WaitTimeout: 300 * time.Millisecond})
+			if never {
+				if err == nil {
+					t.Fatal("up after up --detach returned without error, although api never got ready")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("up after up --detach: %v", err)
+			}
+			if !hasEvent(*events, EventInfo, "api", "waiting for 2 starting instances to get ready") {
+				t.Errorf("no event says that up waits for the starting instances: %+v", *events)
+			}
+			if hasEvent(*events, EventUpToDate, "api", "") {
+				t.Errorf("up reported api up to date without a word on the wait: %+v", *events)
+			}
+		})
 	}
 }

@@ -99,6 +99,48 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 	return nil
 }
 
+// loadPending adds to the run's pending instances the running instances of
+// the file's revision that are not ready yet, in services without a front
+// door. Up --detach leaves such instances, and the run waits for them as
+// for its own. loadRotations does the same for services behind a front
+// door. An instance of another revision is left to the rollout that
+// replaces it, because waiting for it could block a fix.
+func (r *upRun) loadPending(ctx context.Context, observed []ObservedContainer) error {
+	var candidates []ObservedContainer
+	for _, c := range observed {
+		svc, ok := r.services[c.Service]
+		if !ok || svc.FrontDoor != nil || svc.OneShot || !r.waitsForReady(svc) || c.Role != RoleInstance ||
+			c.State != container.StateRunning || c.Slot >= svc.Count || c.Revision != svc.Template.Revision {
+			continue
+		}
+		candidates = append(candidates, c)
+	}
+	infos := make([]container.InspectResponse, len(candidates))
+	inspections, inspectCtx := errgroup.WithContext(ctx)
+	for i, c := range candidates {
+		inspections.Go(func() error {
+			info, err := r.o.Engine.ContainerInspect(inspectCtx, c.ID)
+			if err != nil && !errdefs.IsNotFound(err) {
+				return fmt.Errorf("inspect %s: %w", c.Name, err)
+			}
+			infos[i] = info
+			return nil
+		})
+	}
+	if err := inspections.Wait(); err != nil {
+		return err
+	}
+	for i, c := range candidates {
+		info := infos[i]
+		if info.ContainerJSONBase == nil || info.State == nil || !info.State.Running || instanceState(info) != StateStarting {
+			continue
+		}
+		r.pending = append(r.pending, pendingInstance{r.services[c.Service], created{ID: c.ID, Name: c.Name, Slot: c.Slot,
+			WaitTimeout: r.opts.WaitTimeout, Restarts: info.RestartCount}})
+	}
+	return nil
+}
+
 // unprobed sets to starting the state of each ready instance whose gate is
 // the ready probe and that the front door does not serve. Only the command
 // that ran a probe has its result, and the front door's rotation records

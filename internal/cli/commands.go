@@ -48,7 +48,8 @@ func upCommand() *cli.Command {
 		Usage:     "create or converge the project's instances and front doors",
 		ArgsUsage: "[SERVICE...]",
 		Description: "Builds missing images for build: services, creates networks and volumes, starts front doors,\n" +
-			"creates missing instances and removes surplus ones, and returns when every instance is ready.\n" +
+			"creates missing instances and removes surplus ones, and returns when every instance is ready\n" +
+			"(with --detach, once the instances started).\n" +
 			"Named services bring the services they depend on, and each service starts once its depends_on\n" +
 			"conditions hold. Running up again with nothing changed does nothing.\n\n" + exitCodesHelp,
 		Flags: []cli.Flag{
@@ -58,6 +59,8 @@ func upCommand() *cli.Command {
 			&cli.IntFlag{Name: "parallel", Value: orchestrator.DefaultParallelism, Usage: "how many instances to create at once"},
 			&cli.BoolFlag{Name: "no-start", Usage: "create networks, volumes, front doors and instances without starting them; a later up starts them"},
 			&cli.BoolFlag{Name: "no-deps", Usage: "leave out the services that the named services depend on"},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once new instances started, without waiting until they are ready; " +
+				"services behind a front door, or that a service needs healthy, are still waited for"},
 		},
 		Action: traced("clusterctl up", func(c *cli.Context) error {
 			p, err := loadProject(c)
@@ -80,6 +83,7 @@ func upCommand() *cli.Command {
 					Parallelism:   c.Int("parallel"),
 					NoStart:       c.Bool("no-start"),
 					NoDeps:        c.Bool("no-deps"),
+					Detach:        c.Bool("detach"),
 				})
 			})
 		}),

@@ -8,7 +8,9 @@
 // starts and inspects until it has been running for -min-uptime. That gate
 // is clusterctl's default readiness for a service without a healthcheck or
 // ready probe, and the floor inspects at the moments clusterctl does: when
-// the uptime is reached, at most a second apart. At most -parallel
+// the uptime is reached, at most a second apart. With -min-uptime 0 it
+// returns once every container started, as clusterctl up --detach does,
+// and inspects none. At most -parallel
 // instances are in ContainerCreate or ContainerStart at once. The wait runs
 // outside that bound unless -wait-in-slot is set, which holds the slot until
 // the instance is ready.
@@ -108,6 +110,9 @@ func run(ctx context.Context, opts options) error {
 		return fmt.Errorf("invalid -n %d or -parallel %d: set both to 1 or more",
 			opts.count, opts.parallel)
 	}
+	if opts.minUptime < 0 {
+		return fmt.Errorf("invalid -min-uptime %s: use 0 or more", opts.minUptime)
+	}
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		return fmt.Errorf("docker client: %w", err)
@@ -167,6 +172,9 @@ func instance(ctx context.Context, cli *client.Client, opts options, slot int, s
 	id, err := createAndStart(ctx, cli, opts, slot)
 	if err != nil {
 		return err
+	}
+	if opts.minUptime == 0 {
+		return nil
 	}
 	if !opts.waitInSlot {
 		release()
