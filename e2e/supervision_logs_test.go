@@ -224,7 +224,8 @@ func (p *project) instanceIDs() []string {
 // TestSupervision_LogsFollowAcrossCrash follows an instance that crashes
 // 2 s after it is ready and that the engine restarts: logs -f prints the
 // line the instance printed before it died, then the lines after the
-// restart, and no line twice.
+// restart, and no line twice. It ends on its own once down removed the
+// project.
 func TestSupervision_LogsFollowAcrossCrash(t *testing.T) {
 	t.Parallel()
 	p := newRolloutProject(t)
@@ -241,10 +242,11 @@ func TestSupervision_LogsFollowAcrossCrash(t *testing.T) {
 		}
 		return nil
 	})
-	if err := follow.cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
+	p.mustRun("down")
 	res := follow.wait(t, 30*time.Second)
+	if res.Code != 0 {
+		t.Errorf("logs -f after down: want exit code 0:\n%s", res)
+	}
 	seen := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
 		if !strings.HasPrefix(line, "web.0 | ") {

@@ -48,8 +48,9 @@ const logRetryDelay = time.Second
 // merged across instances in the order the engine received them. With
 // Follow, Logs then prints new lines as they arrive, from the selected
 // instances and from every matching instance that starts later, until ctx
-// ends: a restarted instance continues where it stopped, an instance
-// created by a scale or a rollout joins, and a removed one leaves.
+// ends or the project has no container left: a restarted instance
+// continues where it stopped, an instance created by a scale or a rollout
+// joins, and a removed one leaves.
 func (o *Orchestrator) Logs(ctx context.Context, project string, opts LogsOptions, w io.Writer) error {
 	var messages <-chan events.Message
 	var watchErrs <-chan error
@@ -80,7 +81,7 @@ func (o *Orchestrator) Logs(ctx context.Context, project string, opts LogsOption
 	if err != nil || !opts.Follow {
 		return cmp.Or(err, printer.writeErr())
 	}
-	f := &logFollow{o: o, opts: opts, printer: printer, followers: map[string]chan struct{}{}}
+	f := &logFollow{o: o, project: project, opts: opts, printer: printer, followers: map[string]chan struct{}{}}
 	for _, c := range selected {
 		cursor, ok := cursors[c.ID]
 		if !ok {
@@ -258,6 +259,7 @@ func sinceParam(t time.Time) string {
 // the selected instances and for each matching instance that starts later.
 type logFollow struct {
 	o       *Orchestrator
+	project string
 	opts    LogsOptions
 	printer *logPrinter
 	wg      sync.WaitGroup
@@ -266,8 +268,8 @@ type logFollow struct {
 	followers map[string]chan struct{}
 }
 
-// run dispatches engine events until ctx ends or the event stream fails,
-// then waits for the followers to stop.
+// run dispatches engine events until ctx ends, the event stream fails, or
+// the project has no container left, then waits for the followers to stop.
 func (f *logFollow) run(ctx context.Context, messages <-chan events.Message, watchErrs <-chan error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() {
@@ -284,28 +286,38 @@ func (f *logFollow) run(ctx context.Context, messages <-chan events.Message, wat
 			}
 			return fmt.Errorf("watch engine events: %w", err)
 		case msg := <-messages:
-			f.dispatch(ctx, msg)
+			if f.dispatch(ctx, msg) {
+				return f.printer.writeErr()
+			}
 		}
 	}
 }
 
-func (f *logFollow) dispatch(ctx context.Context, msg events.Message) {
+// dispatch follows an instance that started and drops one that was
+// removed. It returns true once a removal left no follower and no container
+// of the project, as down does, because nothing is left to follow.
+func (f *logFollow) dispatch(ctx context.Context, msg events.Message) bool {
 	id := msg.Actor.ID
 	if msg.Action == events.ActionDestroy {
 		if wake, ok := f.followers[id]; ok {
 			signal(wake)
 			delete(f.followers, id)
 		}
-		return
+		if len(f.followers) > 0 {
+			return false
+		}
+		left, err := f.o.observe(ctx, f.project)
+		return err == nil && len(left) == 0
 	}
 	c := observedFromLabels(id, msg.Actor.Attributes)
 	if !matchesTarget(c, f.opts.Targets) {
-		return
+		return false
 	}
 	f.printer.register(c.Service, c.Slot)
 	// An instance new to this run prints all it has, within Since: it
 	// started after the run began, so every line of it is new.
 	f.follow(ctx, c, logCursor{})
+	return false
 }
 
 // follow starts the follower of a container, or wakes it when it runs.

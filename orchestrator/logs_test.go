@@ -437,3 +437,52 @@ func TestLogs_FollowAcrossRestarts(t *testing.T) {
 		t.Errorf("output =\n%s\nwant every line once, in order:\n%s", out.String(), want)
 	}
 }
+
+func TestLogs_FollowEndsWithProject(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	engine.logs = newFakeLogs()
+	engine.events = make(chan events.Message)
+	web0, web1 := addInstance(engine, 0), addInstance(engine, 1)
+	engine.logs.print(web0, stdcopy.Stdout, time.Now(), "zero\n")
+	o, _ := newTestOrchestrator(engine)
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- o.Logs(t.Context(), "shop", LogsOptions{Targets: []string{"web.0"}, Follow: true, Tail: -1}, out)
+	}()
+	waitForOutput(t, out, "web.0 | zero\n")
+
+	// send hands an event to Logs, and fails when Logs no longer reads.
+	send := func(msg events.Message) {
+		t.Helper()
+		select {
+		case engine.events <- msg:
+		case err := <-done:
+			t.Fatalf("Logs returned %v while slot 1 still exists", err)
+		}
+	}
+	remove := func(id string) {
+		t.Helper()
+		engine.logs.remove(id)
+		if err := engine.ContainerRemove(t.Context(), id, container.RemoveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		send(startEvent(engine, id, events.ActionDestroy))
+	}
+
+	// Slot 0 leaves, and slot 1 keeps the project alive. The start event
+	// after it is read only once the removal was handled.
+	remove(web0)
+	send(startEvent(engine, web1, events.ActionStart))
+
+	remove(web1)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Logs: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Logs -f still runs after the project's last container was removed")
+	}
+}

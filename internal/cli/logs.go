@@ -19,7 +19,8 @@ func logsCommand() *cli.Command {
 		ArgsUsage: "[SERVICE or INSTANCE...]",
 		Description: "INSTANCE is service.slot or a container name. Lines are merged across instances in the order\n" +
 			"the engine received them, and the output of instances that exited is included. With -f, instances\n" +
-			"that start later (scale, rollout, restart after a crash) join the stream and removed ones leave it.\n" +
+			"that start later (scale, rollout, restart after a crash) join the stream and removed ones leave it;\n" +
+			"following ends once the project has no container left, as after down.\n" +
 			"Prefixes are colored when stdout is a terminal and NO_COLOR is unset or empty.\n\n" + exitCodesHelp,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new output until interrupted"},
