@@ -171,6 +171,9 @@ type ServiceStatus struct {
 	Revision string `json:"revision"`
 	// Desired is the file's instance count.
 	Desired int `json:"desired"`
+	// Running counts the running instances, which differ from Desired
+	// after a scale.
+	Running int `json:"running"`
 	// Revisions counts running instances per revision.
 	Revisions map[string]int `json:"revisions"`
 	// UpToDate counts running instances on the file's revision.
@@ -205,6 +208,7 @@ func (o *Orchestrator) RolloutStatus(ctx context.Context, p *compose.Project, se
 		for _, c := range observed {
 			if c.Service == svc.Name && c.Role == RoleInstance && c.State == "running" {
 				row.Revisions[c.Revision]++
+				row.Running++
 			}
 		}
 		row.UpToDate = row.Revisions[svc.Template.Revision]

@@ -199,13 +199,14 @@ func rolloutStatusCommand() *cli.Command {
 				return writeJSON(c, rows)
 			}
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SERVICE\tFILE REVISION\tUP TO DATE\tRUNNING BY REVISION")
+			fmt.Fprintln(tw, "SERVICE\tFILE REVISION\tUP TO DATE\tINSTANCES\tRUNNING BY REVISION")
 			for _, r := range rows {
 				var parts []string
 				for _, rev := range slices.Sorted(maps.Keys(r.Revisions)) {
 					parts = append(parts, fmt.Sprintf("%s=%d", rev, r.Revisions[rev]))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\n", r.Service, r.Revision, r.UpToDate, r.Desired, strings.Join(parts, " "))
+				upToDate, instances := statusCounts(r)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Service, r.Revision, upToDate, instances, strings.Join(parts, " "))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -216,6 +217,22 @@ func rolloutStatusCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// statusCounts returns the UP TO DATE and INSTANCES cells of a rollout
+// status row. Up-to-date instances count against the running ones,
+// because rollout restart and undo keep a scaled count. The file's count
+// shows where it differs, because up and rollout return to it.
+func statusCounts(r orchestrator.ServiceStatus) (upToDate, instances string) {
+	total := r.Running
+	if total == 0 {
+		total = r.Desired
+	}
+	instances = strconv.Itoa(r.Running)
+	if r.Running != r.Desired {
+		instances += fmt.Sprintf(" (file: %d)", r.Desired)
+	}
+	return fmt.Sprintf("%d/%d", r.UpToDate, total), instances
 }
 
 func scaleCommand() *cli.Command {
