@@ -246,6 +246,11 @@ func (o *Orchestrator) prepare(ctx context.Context, p *compose.Project, selected
 		if err := compose.CheckInstanceCount(*svc, prepared.Count); err != nil {
 			return nil, withComposeFiles(p, err)
 		}
+		if svc.Config.NetworkMode == "host" && prepared.Count > 1 {
+			o.Report.emit(Event{Kind: EventWarning, Project: p.Name, Service: svc.Name, Slot: -1, Message: fmt.Sprintf(
+				"network_mode host: the %d instances share the host's ports, so each must listen on its own port, "+
+					"such as one derived from CLUSTERCTL_INSTANCE", prepared.Count)})
+		}
 		if svc.Proxy != nil {
 			image, err := o.toolImage(ctx)
 			if err != nil {

@@ -837,3 +837,22 @@ func TestUp_WaitsForStartingInstances(t *testing.T) {
 		})
 	}
 }
+
+func TestUp_HostNetworkWarnsOfSharedPorts(t *testing.T) {
+	t.Parallel()
+	for _, instances := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d instances", instances), func(t *testing.T) {
+			t.Parallel()
+			engine := newFakeEngine()
+			o, events := newTestOrchestrator(engine)
+			p := projectOf(serviceOf("api", instances, func(svc *compose.Service) { svc.Config.NetworkMode = "host" }))
+			if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+				t.Fatalf("Up: %v", err)
+			}
+			warned := hasEvent(*events, EventWarning, "api", "share the host's ports")
+			if warned != (instances > 1) {
+				t.Errorf("warning about shared host ports = %t with %d instances, want %t", warned, instances, instances > 1)
+			}
+		})
+	}
+}
