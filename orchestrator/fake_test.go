@@ -315,6 +315,14 @@ func (f *fakeEngine) ContainerInspect(_ context.Context, id string) (container.I
 	defer f.mu.Unlock()
 	c, ok := f.containers[id]
 	if !ok {
+		// As on the engine, a container name works in place of its ID.
+		for _, named := range f.containers {
+			if named.name == id {
+				c, ok = named, true
+			}
+		}
+	}
+	if !ok {
 		return container.InspectResponse{}, errdefs.ErrNotFound
 	}
 	cfg := c.config

@@ -25,6 +25,8 @@ const (
 	labelLockSince  = "io.clusterctl.lock.since"
 	labelLockPID    = "io.clusterctl.lock.pid"
 	labelLockHost   = "io.clusterctl.lock.host"
+	// labelLockCommand is the holder's command name, such as up or down.
+	labelLockCommand = "io.clusterctl.lock.command"
 	// RoleLock marks the container that holds a project's lock.
 	RoleLock = "lock"
 )
@@ -66,6 +68,7 @@ func (o *Orchestrator) Acquire(ctx context.Context, project, command string) (*L
 			LabelProject: project, LabelRole: RoleLock,
 			labelLockHolder: holder, labelLockSince: time.Now().UTC().Format(time.RFC3339),
 			labelLockPID: strconv.Itoa(os.Getpid()), labelLockHost: hostname(),
+			labelLockCommand: commandName(command),
 		},
 	}
 	host := &container.HostConfig{AutoRemove: true, ReadonlyRootfs: true, CapDrop: []string{"ALL"}, NetworkMode: "none"}
@@ -196,6 +199,20 @@ func holderGone(labels map[string]string) bool {
 		return false
 	}
 	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+// commandName returns the first word of a lock holder's command line.
+func commandName(command string) string {
+	name, _, _ := strings.Cut(strings.TrimSpace(command), " ")
+	return name
+}
+
+// heldByOtherThanDown reports whether a command other than down holds the
+// project's lock, such as an up that removes orphans before it creates
+// the instances that replace them.
+func (o *Orchestrator) heldByOtherThanDown(ctx context.Context, project string) bool {
+	info, err := o.Engine.ContainerInspect(ctx, LockName(project))
+	return err == nil && info.Config != nil && lockHeld(info) && info.Config.Labels[labelLockCommand] != "down"
 }
 
 func hostname() string {

@@ -295,7 +295,9 @@ func (f *logFollow) run(ctx context.Context, messages <-chan events.Message, wat
 
 // dispatch follows an instance that started and drops one that was
 // removed. It returns true once a removal left no follower and no container
-// of the project, as down does, because nothing is left to follow.
+// of the project, as down does, because nothing is left to follow. While
+// another mutating command holds the project, it returns false, because
+// that command may create instances next.
 func (f *logFollow) dispatch(ctx context.Context, msg events.Message) bool {
 	id := msg.Actor.ID
 	if msg.Action == events.ActionDestroy {
@@ -307,7 +309,7 @@ func (f *logFollow) dispatch(ctx context.Context, msg events.Message) bool {
 			return false
 		}
 		left, err := f.o.observe(ctx, f.project)
-		return err == nil && len(left) == 0
+		return err == nil && len(left) == 0 && !f.o.heldByOtherThanDown(ctx, f.project)
 	}
 	c := observedFromLabels(id, msg.Actor.Attributes)
 	if !matchesTarget(c, f.opts.Targets) {

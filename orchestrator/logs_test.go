@@ -486,3 +486,57 @@ func TestLogs_FollowEndsWithProject(t *testing.T) {
 		t.Fatal("Logs -f still runs after the project's last container was removed")
 	}
 }
+
+func TestLogs_FollowOutlastsUpThatEmptiesProject(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	engine.logs = newFakeLogs()
+	engine.events = make(chan events.Message)
+	old := addInstance(engine, 0)
+	o, _ := newTestOrchestrator(engine)
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- o.Logs(t.Context(), "shop", LogsOptions{Follow: true, Tail: -1}, out) }()
+	send := func(msg events.Message) {
+		t.Helper()
+		select {
+		case engine.events <- msg:
+		case err := <-done:
+			t.Fatalf("Logs returned %v while up held the project", err)
+		}
+	}
+	remove := func(id string) {
+		t.Helper()
+		if err := engine.ContainerRemove(t.Context(), id, container.RemoveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		send(startEvent(engine, id, events.ActionDestroy))
+	}
+
+	// An up that renamed the service removes the old instance before it
+	// creates the new one, so the project is empty for a moment.
+	lock, err := o.Acquire(t.Context(), "shop", "up --remove-orphans")
+	if err != nil {
+		t.Fatal(err)
+	}
+	remove(old)
+	// A second event is read only once Logs handled the removal.
+	send(startEvent(engine, "gone-already", events.ActionDestroy))
+	renamed := addInstance(engine, 0)
+	engine.logs.print(renamed, stdcopy.Stdout, time.Now(), "renamed\n")
+	send(startEvent(engine, renamed, events.ActionStart))
+	waitForOutput(t, out, "web.0 | renamed\n")
+	if err := lock.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	remove(renamed)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Logs: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Logs -f still runs after the project's last container was removed")
+	}
+}

@@ -138,7 +138,13 @@ func (r *upRun) reportDetached() {
 	for _, name := range slices.Sorted(maps.Keys(r.services)) {
 		svc, n := r.services[name], r.started[name]
 		switch {
-		case n == 0 || svc.OneShot:
+		case slices.Contains(r.rolledOut, name):
+			r.o.Report.emit(Event{Kind: EventInfo, Project: r.p.Name, Service: name, Slot: -1,
+				Message: "rolled out despite --detach: an old instance leaves only once its replacement is ready"})
+		case n == 0:
+		case svc.OneShot:
+			r.o.Report.emit(Event{Kind: EventInfo, Project: r.p.Name, Service: name, Slot: -1,
+				Message: "waited until it completed despite --detach: a one-shot service's exit code is its result"})
 		case r.waitsForReady(svc):
 			r.o.Report.emit(Event{Kind: EventInfo, Project: r.p.Name, Service: name, Slot: -1,
 				Message: "waited until ready despite --detach: " + readyWaitReason(svc)})
@@ -165,7 +171,7 @@ func readyWaitReason(svc *service) string {
 // there is nothing to do.
 func (r *upRun) upToDate(ctx context.Context, services []*service, observed []ObservedContainer) error {
 	o, p := r.o, r.p
-	repaired, err := o.repairRotations(ctx, p, services, observed)
+	repaired, err := o.repairRotations(ctx, p, services, observed, r.opts)
 	if err != nil || repaired {
 		return cmpErr(err, o.checkCrashLoops(ctx, p.Name, services))
 	}
@@ -333,9 +339,11 @@ type upRun struct {
 	// pending are running instances that were not ready when the run began.
 	pending []pendingInstance
 	// started counts, by service, the instances that the run started.
-	started  map[string]int
-	networks []string
-	volumes  []string
+	started map[string]int
+	// rolledOut are the services that the run rolled out.
+	rolledOut []string
+	networks  []string
+	volumes   []string
 }
 
 func newUpRun(o *Orchestrator, p *compose.Project, services []*service, opts UpOptions) *upRun {
@@ -420,6 +428,7 @@ func (r *upRun) execute(ctx context.Context, plan Plan, observed []ObservedConta
 		if err := r.rollout(ctx, r.services[change.Service], change, observed); err != nil {
 			return err
 		}
+		r.rolledOut = append(r.rolledOut, change.Service)
 	}
 	if err := r.restartDependents(ctx, updatedServices(plan)); err != nil {
 		return err
@@ -495,12 +504,12 @@ func (r *upRun) createInstance(ctx context.Context, step Step, release func()) e
 	}
 	r.o.Report.emit(Event{Kind: EventStarted, Project: r.p.Name, Service: svc.Name, Slot: step.Slot, Container: inst.Name})
 	release()
-	if svc.OneShot {
-		return r.o.waitCompleted(ctx, r.p, svc.Service, inst)
-	}
 	r.mu.Lock()
 	r.started[svc.Name]++
 	r.mu.Unlock()
+	if svc.OneShot {
+		return r.o.waitCompleted(ctx, r.p, svc.Service, inst)
+	}
 	if !r.waitsForReady(svc) {
 		return nil
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/volume"
 
 	"github.com/clusterctl/clusterctl/compose"
+	"github.com/clusterctl/clusterctl/internal/frontdoor"
 )
 
 // serviceOf returns a service of image app:v1 with a healthcheck and the
@@ -854,5 +855,71 @@ func TestUp_HostNetworkWarnsOfSharedPorts(t *testing.T) {
 				t.Errorf("warning about shared host ports = %t with %d instances, want %t", warned, instances, instances > 1)
 			}
 		})
+	}
+}
+
+func TestUp_FailsOnUnhealthyInstance(t *testing.T) {
+	t.Parallel()
+	for _, proxy := range []bool{false, true} {
+		t.Run(fmt.Sprintf("front door %t", proxy), func(t *testing.T) {
+			t.Parallel()
+			engine := newFakeEngine()
+			var mu sync.Mutex
+			health := container.Healthy
+			engine.health = func(string) container.HealthStatus {
+				mu.Lock()
+				defer mu.Unlock()
+				return health
+			}
+			// The front door reports the rotation that clusterctl pushed.
+			engine.frontDoorStatus = func(door string) frontdoor.StatusReport {
+				engine.mu.Lock()
+				defer engine.mu.Unlock()
+				var report frontdoor.StatusReport
+				for id := range engine.members[door] {
+					report.Backends = append(report.Backends, frontdoor.BackendStatus{Backend: frontdoor.Backend{ID: id}})
+				}
+				return report
+			}
+			o, _ := newTestOrchestrator(engine)
+			p := testProject(2, proxy)
+			if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+				t.Fatalf("first up: %v", err)
+			}
+			mu.Lock()
+			health = container.Unhealthy
+			mu.Unlock()
+			if err := o.Up(t.Context(), p, UpOptions{WaitTimeout: 300 * time.Millisecond}); err == nil {
+				t.Error("up with unhealthy instances returned without error")
+			}
+		})
+	}
+}
+
+func TestUp_DetachNamesOneShotAndRolloutWaits(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	engine.exitOnStart = func(name string) (int, bool) { return 0, strings.HasPrefix(name, "shop-migrate-") }
+	o, events := newTestOrchestrator(engine)
+	p := projectOf(serviceOf("migrate", 1, oneShot), serviceOf("api", 1, dependsOn("migrate", ConditionCompleted)))
+	if err := o.Up(t.Context(), p, UpOptions{Detach: true}); err != nil {
+		t.Fatalf("up --detach: %v", err)
+	}
+	if !hasEvent(*events, EventInfo, "migrate", "waited until it completed despite --detach") {
+		t.Errorf("no event says that up waited for the one-shot service: %+v", *events)
+	}
+
+	value := "2"
+	for i := range p.Services {
+		if p.Services[i].Name == "api" {
+			p.Services[i].Config.Environment = composetypes.MappingWithEquals{"VERSION": &value}
+		}
+	}
+	*events = nil
+	if err := o.Up(t.Context(), p, UpOptions{Detach: true}); err != nil {
+		t.Fatalf("up --detach after a change: %v", err)
+	}
+	if !hasEvent(*events, EventInfo, "api", "rolled out despite --detach") {
+		t.Errorf("no event says that the rollout waited for readiness: %+v", *events)
 	}
 }

@@ -66,7 +66,7 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 			switch states[i] {
 			case StateReady:
 				rot.add(backends[i])
-			case StateStarting:
+			case StateStarting, StateUnhealthy:
 				r.pending = append(r.pending, pendingInstance{svc, created{ID: c.ID, Name: c.Name, Slot: c.Slot,
 					WaitTimeout: r.opts.WaitTimeout, Restarts: infos[i].RestartCount}})
 			}
@@ -99,18 +99,21 @@ func (r *upRun) loadRotations(ctx context.Context, observed []ObservedContainer)
 	return nil
 }
 
-// loadPending adds to the run's pending instances the running instances of
-// the file's revision that are not ready yet, in services without a front
-// door. Up --detach leaves such instances, and the run waits for them as
-// for its own. loadRotations does the same for services behind a front
-// door. An instance of another revision is left to the rollout that
-// replaces it, because waiting for it could block a fix.
+// loadPending adds to the run's pending instances the instances of the
+// file's revision that are not ready yet, in services without a front
+// door: starting, unhealthy, or waiting for the engine to restart them.
+// Up --detach leaves such instances, and the run waits for them as for its
+// own, so that up returns once every instance is ready or fails.
+// loadRotations does the same for services behind a front door. An
+// instance of another revision is left to the rollout that replaces it,
+// because waiting for it could block a fix.
 func (r *upRun) loadPending(ctx context.Context, observed []ObservedContainer) error {
 	var candidates []ObservedContainer
 	for _, c := range observed {
 		svc, ok := r.services[c.Service]
 		if !ok || svc.FrontDoor != nil || svc.OneShot || !r.waitsForReady(svc) || c.Role != RoleInstance ||
-			c.State != container.StateRunning || c.Slot >= svc.Count || c.Revision != svc.Template.Revision {
+			(c.State != container.StateRunning && c.State != container.StateRestarting) ||
+			c.Slot >= svc.Count || c.Revision != svc.Template.Revision {
 			continue
 		}
 		candidates = append(candidates, c)
@@ -132,7 +135,10 @@ func (r *upRun) loadPending(ctx context.Context, observed []ObservedContainer) e
 	}
 	for i, c := range candidates {
 		info := infos[i]
-		if info.ContainerJSONBase == nil || info.State == nil || !info.State.Running || instanceState(info) != StateStarting {
+		if info.ContainerJSONBase == nil || info.State == nil || (!info.State.Running && !info.State.Restarting) {
+			continue
+		}
+		if state := instanceState(info); state != StateStarting && state != StateUnhealthy {
 			continue
 		}
 		r.pending = append(r.pending, pendingInstance{r.services[c.Service], created{ID: c.ID, Name: c.Name, Slot: c.Slot,
