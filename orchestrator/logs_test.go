@@ -438,80 +438,86 @@ func TestLogs_FollowAcrossRestarts(t *testing.T) {
 	}
 }
 
-func TestLogs_FollowEndsWithProject(t *testing.T) {
-	t.Parallel()
+// followRun is a Logs -f run against a fake engine whose events the test
+// sends.
+type followRun struct {
+	t      *testing.T
+	engine *fakeEngine
+	out    *syncBuffer
+	done   chan error
+}
+
+func startFollow(t *testing.T, engine *fakeEngine, o *Orchestrator, opts LogsOptions) *followRun {
+	r := &followRun{t: t, engine: engine, out: &syncBuffer{}, done: make(chan error, 1)}
+	opts.Follow, opts.Tail = true, -1
+	go func() { r.done <- o.Logs(t.Context(), "shop", opts, r.out) }()
+	return r
+}
+
+// send hands an event to Logs, and fails when Logs no longer reads.
+func (r *followRun) send(msg events.Message) {
+	r.t.Helper()
+	select {
+	case r.engine.events <- msg:
+	case err := <-r.done:
+		r.t.Fatalf("Logs returned %v while the project still had to be followed", err)
+	}
+}
+
+// remove removes a container and sends its destroy event.
+func (r *followRun) remove(id string) {
+	r.t.Helper()
+	r.engine.logs.remove(id)
+	if err := r.engine.ContainerRemove(r.t.Context(), id, container.RemoveOptions{}); err != nil {
+		r.t.Fatal(err)
+	}
+	r.send(startEvent(r.engine, id, events.ActionDestroy))
+}
+
+// requireEnded fails unless Logs returns without error soon.
+func (r *followRun) requireEnded() {
+	r.t.Helper()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			r.t.Errorf("Logs: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		r.t.Fatal("Logs -f still runs after the project's last container was removed")
+	}
+}
+
+func newFollowEngine() *fakeEngine {
 	engine := newFakeEngine()
 	engine.logs = newFakeLogs()
 	engine.events = make(chan events.Message)
+	return engine
+}
+
+func TestLogs_FollowEndsWithProject(t *testing.T) {
+	t.Parallel()
+	engine := newFollowEngine()
 	web0, web1 := addInstance(engine, 0), addInstance(engine, 1)
 	engine.logs.print(web0, stdcopy.Stdout, time.Now(), "zero\n")
 	o, _ := newTestOrchestrator(engine)
-	out := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- o.Logs(t.Context(), "shop", LogsOptions{Targets: []string{"web.0"}, Follow: true, Tail: -1}, out)
-	}()
-	waitForOutput(t, out, "web.0 | zero\n")
-
-	// send hands an event to Logs, and fails when Logs no longer reads.
-	send := func(msg events.Message) {
-		t.Helper()
-		select {
-		case engine.events <- msg:
-		case err := <-done:
-			t.Fatalf("Logs returned %v while slot 1 still exists", err)
-		}
-	}
-	remove := func(id string) {
-		t.Helper()
-		engine.logs.remove(id)
-		if err := engine.ContainerRemove(t.Context(), id, container.RemoveOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		send(startEvent(engine, id, events.ActionDestroy))
-	}
+	run := startFollow(t, engine, o, LogsOptions{Targets: []string{"web.0"}})
+	waitForOutput(t, run.out, "web.0 | zero\n")
 
 	// Slot 0 leaves, and slot 1 keeps the project alive. The start event
 	// after it is read only once the removal was handled.
-	remove(web0)
-	send(startEvent(engine, web1, events.ActionStart))
+	run.remove(web0)
+	run.send(startEvent(engine, web1, events.ActionStart))
 
-	remove(web1)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Logs: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Logs -f still runs after the project's last container was removed")
-	}
+	run.remove(web1)
+	run.requireEnded()
 }
 
 func TestLogs_FollowOutlastsUpThatEmptiesProject(t *testing.T) {
 	t.Parallel()
-	engine := newFakeEngine()
-	engine.logs = newFakeLogs()
-	engine.events = make(chan events.Message)
+	engine := newFollowEngine()
 	old := addInstance(engine, 0)
 	o, _ := newTestOrchestrator(engine)
-	out := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- o.Logs(t.Context(), "shop", LogsOptions{Follow: true, Tail: -1}, out) }()
-	send := func(msg events.Message) {
-		t.Helper()
-		select {
-		case engine.events <- msg:
-		case err := <-done:
-			t.Fatalf("Logs returned %v while up held the project", err)
-		}
-	}
-	remove := func(id string) {
-		t.Helper()
-		if err := engine.ContainerRemove(t.Context(), id, container.RemoveOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		send(startEvent(engine, id, events.ActionDestroy))
-	}
+	run := startFollow(t, engine, o, LogsOptions{})
 
 	// An up that renamed the service removes the old instance before it
 	// creates the new one, so the project is empty for a moment.
@@ -519,24 +525,17 @@ func TestLogs_FollowOutlastsUpThatEmptiesProject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	remove(old)
+	run.remove(old)
 	// A second event is read only once Logs handled the removal.
-	send(startEvent(engine, "gone-already", events.ActionDestroy))
+	run.send(startEvent(engine, "gone-already", events.ActionDestroy))
 	renamed := addInstance(engine, 0)
 	engine.logs.print(renamed, stdcopy.Stdout, time.Now(), "renamed\n")
-	send(startEvent(engine, renamed, events.ActionStart))
-	waitForOutput(t, out, "web.0 | renamed\n")
+	run.send(startEvent(engine, renamed, events.ActionStart))
+	waitForOutput(t, run.out, "web.0 | renamed\n")
 	if err := lock.Release(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 
-	remove(renamed)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Logs: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Logs -f still runs after the project's last container was removed")
-	}
+	run.remove(renamed)
+	run.requireEnded()
 }
