@@ -36,6 +36,9 @@ type LogsOptions struct {
 	// Color colors each instance's prefix with ANSI escape sequences. It
 	// has no effect with JSON.
 	Color bool
+	// OnNoInstance, when set, is called once when Follow finds no instance
+	// to follow yet, so that the caller can say that it waits.
+	OnNoInstance func()
 }
 
 // logRetryDelay is the pause before a follow stream that ended while its
@@ -80,6 +83,9 @@ func (o *Orchestrator) Logs(ctx context.Context, project string, opts LogsOption
 	cursors, err := o.printBacklog(ctx, selected, opts, printer)
 	if err != nil || !opts.Follow {
 		return cmp.Or(err, printer.writeErr())
+	}
+	if len(selected) == 0 && opts.OnNoInstance != nil {
+		opts.OnNoInstance()
 	}
 	f := &logFollow{o: o, project: project, opts: opts, printer: printer, followers: map[string]chan struct{}{}}
 	for _, c := range selected {

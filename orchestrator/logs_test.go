@@ -539,3 +539,32 @@ func TestLogs_FollowOutlastsUpThatEmptiesProject(t *testing.T) {
 	run.remove(renamed)
 	run.requireEnded()
 }
+
+func TestLogs_FollowSaysWhenNothingRunsYet(t *testing.T) {
+	t.Parallel()
+	for _, instances := range []int{0, 1} {
+		t.Run(fmt.Sprintf("%d instances", instances), func(t *testing.T) {
+			t.Parallel()
+			engine := newFollowEngine()
+			for slot := range instances {
+				addInstance(engine, slot)
+			}
+			o, _ := newTestOrchestrator(engine)
+			called := make(chan struct{}, 1)
+			run := startFollow(t, engine, o, LogsOptions{OnNoInstance: func() { called <- struct{}{} }})
+			// An event is read only once Logs listed the instances and
+			// follows them.
+			run.send(startEvent(engine, "gone-already", events.ActionStart))
+			select {
+			case <-called:
+				if instances > 0 {
+					t.Error("OnNoInstance ran although an instance exists")
+				}
+			default:
+				if instances == 0 {
+					t.Error("OnNoInstance did not run for a project without instances")
+				}
+			}
+		})
+	}
+}

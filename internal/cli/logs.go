@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -37,6 +38,10 @@ func logsCommand() *cli.Command {
 			o, name, err := openProject(c, opts.Targets, true)
 			if err != nil {
 				return err
+			}
+			opts.OnNoInstance = func() {
+				fmt.Fprintf(c.App.ErrWriter, "no instance of project %s exists yet; waiting for instances to start "+
+					"(logs -f ends with Ctrl-C, or after down)\n", name)
 			}
 			err = o.Logs(c.Context, name, opts, c.App.Writer)
 			if opts.Follow && c.Err() != nil {
