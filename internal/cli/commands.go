@@ -160,9 +160,12 @@ func writePSTable(c *cli.Context, rows []orchestrator.InstanceStatus) error {
 
 // stateCell is the STATE column of ps: the state, and for an instance that
 // exited or restarts, its latest exit and the engine's backoff, such as
-// "crashloop (exit 3, restarting in 800ms)".
+// "crashloop (exit 3, restarting in 800ms)". A container that up --no-start
+// created and nothing started yet has no exit code to show.
 func stateCell(r orchestrator.InstanceStatus) string {
 	switch {
+	case r.State == orchestrator.StateExited && r.StartedAt == nil:
+		return "exited (never started)"
 	case r.State == orchestrator.StateExited:
 		return fmt.Sprintf("exited (%d)", r.ExitCode)
 	case r.State != orchestrator.StateCrashloop && r.Backoff == "":
