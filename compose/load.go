@@ -295,7 +295,12 @@ func envFileError(envFiles []string, err error) error {
 }
 
 func (l *projectLoader) checkProjectName() error {
-	name := l.opts.ProjectName
+	return CheckProjectName(l.opts.ProjectName)
+}
+
+// CheckProjectName returns an invalid error for a project name that Docker
+// Compose would not accept, which would also make invalid container names.
+func CheckProjectName(name string) error {
 	if name == loader.NormalizeProjectName(name) {
 		return nil
 	}

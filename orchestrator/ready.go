@@ -231,7 +231,7 @@ func (o *Orchestrator) checkGate(ctx context.Context, p *compose.Project, svc *c
 		return health.Status == container.Healthy, lastHealthOutput(health), nil
 	case "probe":
 		if *probe == nil {
-			run, err := o.startProbe(ctx, p, svc, inst, info, g.deadline)
+			run, err := o.startProbe(ctx, p, svc, inst, info, probeTimeout(g.deadline))
 			if err != nil {
 				return false, "", err
 			}
@@ -273,6 +273,14 @@ func (o *Orchestrator) crashError(ctx context.Context, svc *compose.Service, ins
 type probeRun struct {
 	ID   string
 	Name string
+}
+
+// probeTimeout returns how long the probe container tries, a little less
+// than the wait's deadline. The probe prints its last failure when it
+// gives up, so that output is there when the wait's deadline passes,
+// although the probe container started after the wait.
+func probeTimeout(deadline time.Duration) time.Duration {
+	return deadline - min(max(deadline/4, 500*time.Millisecond), 3*time.Second, deadline/2)
 }
 
 // startProbe runs `clusterctl probe` in a container of the tool image on the

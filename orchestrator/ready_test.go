@@ -105,3 +105,17 @@ func TestUp_ProbesInstanceOutsideRotation(t *testing.T) {
 		t.Errorf("slot 0 was probed again although its front door serves it")
 	}
 }
+
+func TestProbeTimeout(t *testing.T) {
+	cases := map[time.Duration]time.Duration{
+		60 * time.Second:       57 * time.Second,
+		8 * time.Second:        6 * time.Second,
+		time.Second:            500 * time.Millisecond,
+		300 * time.Millisecond: 150 * time.Millisecond,
+	}
+	for deadline, want := range cases {
+		if got := probeTimeout(deadline); got != want {
+			t.Errorf("probeTimeout(%s) = %s, want %s", deadline, got, want)
+		}
+	}
+}

@@ -102,7 +102,7 @@ func (o *Orchestrator) prepareScale(ctx context.Context, p *compose.Project, sel
 			fromFile = append(fromFile, prepared...)
 			continue
 		}
-		prepared := &service{Service: svc, Count: svc.Instances.Resolve(cpus), Template: tmpl}
+		prepared := &service{Service: svc, Count: o.resolveCount(p, svc, cpus), Template: tmpl}
 		if prepared.FrontDoor, err = o.scaleFrontDoor(ctx, p, svc, observed); err != nil {
 			return nil, nil, err
 		}

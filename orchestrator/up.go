@@ -248,7 +248,7 @@ func (o *Orchestrator) prepare(ctx context.Context, p *compose.Project, selected
 		for _, w := range warnings {
 			o.Report.emit(Event{Kind: EventWarning, Project: p.Name, Service: svc.Name, Slot: -1, Message: w})
 		}
-		prepared := &service{Service: svc, Count: svc.Instances.Resolve(cpus), Template: tmpl}
+		prepared := &service{Service: svc, Count: o.resolveCount(p, svc, cpus), Template: tmpl}
 		if err := compose.CheckInstanceCount(*svc, prepared.Count); err != nil {
 			return nil, withComposeFiles(p, err)
 		}
@@ -268,6 +268,19 @@ func (o *Orchestrator) prepare(ctx context.Context, p *compose.Project, selected
 		services = append(services, prepared)
 	}
 	return services, nil
+}
+
+// resolveCount returns a service's instance count on an engine with cpus
+// CPUs, and warns when a negative count leaves less than one CPU, because
+// the service then runs one instance.
+func (o *Orchestrator) resolveCount(p *compose.Project, svc *compose.Service, cpus int) int {
+	n := svc.Instances.Resolve(cpus)
+	if !svc.Instances.Max && svc.Instances.Fixed < 0 && cpus+svc.Instances.Fixed < 1 {
+		o.Report.emit(Event{Kind: EventWarning, Project: p.Name, Service: svc.Name, Slot: -1, Message: fmt.Sprintf(
+			"instances %d means the engine's %s minus %d, less than 1; running 1 instance",
+			svc.Instances.Fixed, count(cpus, "CPU"), -svc.Instances.Fixed)})
+	}
+	return n
 }
 
 // cpus returns the engine's CPU count when a service needs it for "max" or

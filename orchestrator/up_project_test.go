@@ -923,3 +923,22 @@ func TestUp_DetachNamesOneShotAndRolloutWaits(t *testing.T) {
 		t.Errorf("no event says that the rollout waited for readiness: %+v", *events)
 	}
 }
+
+func TestUp_NegativeCountBelowOneWarns(t *testing.T) {
+	t.Parallel()
+	for _, fixed := range []int{-2, -9} {
+		t.Run(fmt.Sprintf("instances %d", fixed), func(t *testing.T) {
+			t.Parallel()
+			engine := newFakeEngine() // 4 CPUs
+			o, events := newTestOrchestrator(engine)
+			p := projectOf(serviceOf("api", 0, func(svc *compose.Service) { svc.Instances = compose.InstanceCount{Fixed: fixed} }))
+			if err := o.Up(t.Context(), p, UpOptions{}); err != nil {
+				t.Fatalf("Up: %v", err)
+			}
+			warned := hasEvent(*events, EventWarning, "api", "less than 1; running 1 instance")
+			if want := 4+fixed < 1; warned != want {
+				t.Errorf("warning = %t for instances %d on 4 CPUs, want %t", warned, fixed, want)
+			}
+		})
+	}
+}

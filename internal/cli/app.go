@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -45,20 +46,30 @@ var errInterrupted = errors.New("interrupted")
 // interrupt of a command that only reads, such as logs -f, ends it quietly.
 var mutating atomic.Bool
 
+// singleDashFlag matches a long flag name written with one dash, as the
+// flag package writes every flag in its errors.
+var singleDashFlag = regexp.MustCompile(`(^|\s)-([a-z][a-z0-9-]+)`)
+
+// unknownCommand is the command name that the command line gave and that
+// no command has, once the parsing found it.
+var unknownCommand string
+
 // jsonProgress is set by --progress json, which makes the final error a
 // JSON event too.
 var jsonProgress atomic.Bool
 
 // Main runs clusterctl with args and returns the process exit code. The
-// first SIGINT or SIGTERM cancels the running command, which then removes
-// what it half-created; a second one exits at once with code 130.
+// first SIGINT, SIGTERM or SIGHUP cancels the running command, which then
+// removes what it half-created; a second one exits at once with code 130.
 func Main(args []string, stdout, stderr io.Writer) int {
 	mutating.Store(false)
-	jsonProgress.Store(false)
+	// A usage error can stop the parsing before setUpLogging reads
+	// --progress, and its message must be a JSON event too.
+	jsonProgress.Store(progressJSONIn(args))
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(signals)
 	go func() {
 		sig, ok := <-signals
@@ -66,11 +77,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return
 		}
 		if mutating.Load() {
-			fmt.Fprintf(stderr, "\n%s received: cancelling and cleaning up; press Ctrl-C again to exit at once\n", sig)
+			notice(stderr, "warning", fmt.Sprintf("%s received: cancelling and cleaning up; "+
+				"a second signal (Ctrl-C again) exits at once", sig))
 		}
 		cancel(errInterrupted)
 		<-signals
-		fmt.Fprintln(stderr, "second signal: exiting without cleanup")
+		notice(stderr, "warning", "second signal: exiting without cleanup")
 		os.Exit(ExitInterrupted)
 	}()
 	shutdown, err := telemetry.Setup(ctx, Version)
@@ -78,7 +90,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "clusterctl: tracing disabled: %v\n", err)
 	}
 	app := newApp(stdout, stderr)
+	unknownCommand = ""
 	err = app.RunContext(ctx, interspersed(app, args))
+	if err == nil && unknownCommand != "" {
+		err = usagef("unknown command %q; run clusterctl --help for the list", unknownCommand)
+	}
 	flushCtx, cancelFlush := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancelFlush()
 	if serr := shutdown(flushCtx); serr != nil {
@@ -122,6 +138,38 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	return code
 }
 
+// notice writes a message of the command itself to stderr: a JSON event
+// with --progress json, else a line of text.
+func notice(stderr io.Writer, kind, message string) {
+	if !jsonProgress.Load() {
+		fmt.Fprintf(stderr, "\n%s\n", message)
+		return
+	}
+	line, _ := json.Marshal(struct {
+		Time    time.Time `json:"time"`
+		Kind    string    `json:"kind"`
+		Slot    int       `json:"slot"`
+		Message string    `json:"message"`
+	}{time.Now().UTC(), kind, -1, message})
+	fmt.Fprintf(stderr, "%s\n", line)
+}
+
+// progressJSONIn reports whether the global flags in args ask for
+// --progress json, read before the command line is parsed.
+func progressJSONIn(args []string) bool {
+	for i, arg := range args {
+		switch arg {
+		case "--progress", "-progress":
+			if i+1 < len(args) && args[i+1] == "json" {
+				return true
+			}
+		case "--progress=json", "-progress=json":
+			return true
+		}
+	}
+	return false
+}
+
 // usageError is a command-line mistake: exit code 2.
 type usageError struct{ msg string }
 
@@ -144,26 +192,26 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		EnableBashCompletion: true,
 		HideHelpCommand:      true,
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			command := strings.Join(append([]string{"clusterctl"}, commandNames(c)...), " ")
 			flag, undefined := strings.CutPrefix(err.Error(), "flag provided but not defined: ")
 			if !undefined {
-				return usagef("%v; run clusterctl --help for usage", err)
+				// The flag package prints every flag with one dash.
+				message := singleDashFlag.ReplaceAllString(err.Error(), "$1--$2")
+				return usagef("%s; run %s --help for usage", message, command)
 			}
-			// The flag package prints every flag with one dash.
 			name := strings.TrimLeft(flag, "-")
 			flag = "-" + name
 			if len(name) > 1 {
 				flag = "--" + name
 			}
-			command := strings.Join(append([]string{"clusterctl"}, commandNames(c)...), " ")
 			if isGlobalFlag(name) && command != "clusterctl" {
 				return usagef("unknown flag %s for %s: it is a global flag, so put it before the command, "+
 					"as in clusterctl %s VALUE %s", flag, command, flag, strings.TrimPrefix(command, "clusterctl "))
 			}
 			return usagef("unknown flag %s; run %s --help for the flags", flag, command)
 		},
-		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(c.App.ErrWriter, "clusterctl: unknown command %q; run clusterctl --help for the list\n", name)
-			os.Exit(ExitUsage)
+		CommandNotFound: func(_ *cli.Context, name string) {
+			unknownCommand = name
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
@@ -219,7 +267,11 @@ func setUpLogging(c *cli.Context) error {
 	}
 	jsonProgress.Store(mode == progress.ModeJSON)
 	setUpLibraryLogging(level, mode == progress.ModeJSON)
-	handler := slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})
+	var handler slog.Handler = slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})
+	if mode == progress.ModeJSON {
+		// Diagnostics stay one JSON object per line, as progress is.
+		handler = slog.NewJSONHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})
+	}
 	slog.SetDefault(slog.New(handler))
 	return nil
 }
@@ -262,7 +314,7 @@ func loadProject(c *cli.Context) (*compose.Project, error) {
 // name: -p alone is enough, as with docker compose -p NAME down.
 func projectName(c *cli.Context) (string, error) {
 	if name := c.String("project-name"); name != "" && len(c.StringSlice("file")) == 0 {
-		return name, nil
+		return name, compose.CheckProjectName(name)
 	}
 	p, err := loadProject(c)
 	if err != nil {
@@ -276,7 +328,7 @@ func projectName(c *cli.Context) (string, error) {
 // With -p and no -f it reads no file and returns no names.
 func projectServices(c *cli.Context) (string, []string, error) {
 	if name := c.String("project-name"); name != "" && len(c.StringSlice("file")) == 0 {
-		return name, nil, nil
+		return name, nil, compose.CheckProjectName(name)
 	}
 	p, err := loadProject(c)
 	if err != nil {
