@@ -365,19 +365,41 @@ func (r *upRun) cleanup(ctx context.Context) error {
 }
 
 // describeChange returns which settings of a service differ between its
-// running instances and the file.
+// running instances and the file. Instances of several revisions, as an
+// interrupted rollout leaves, are named with their revision each, and the
+// settings are those of the lowest slot.
 func (o *Orchestrator) describeChange(ctx context.Context, tmpl *Template, change Change) string {
 	slots := slices.Sorted(maps.Keys(change.Containers))
-	info, err := o.Engine.ContainerInspect(ctx, change.Containers[slots[0]])
-	if err != nil {
-		return fmt.Sprintf("instances %v change to revision %s", slots, change.Revision)
+	var first container.InspectResponse
+	var from []string
+	bySlot := map[string][]int{}
+	for i, slot := range slots {
+		info, err := o.Engine.ContainerInspect(ctx, change.Containers[slot])
+		if err != nil {
+			return fmt.Sprintf("instances %v change to revision %s", slots, change.Revision)
+		}
+		if i == 0 {
+			first = info
+		}
+		rev := info.Config.Labels[LabelRevision]
+		if _, seen := bySlot[rev]; !seen {
+			from = append(from, rev)
+		}
+		bySlot[rev] = append(bySlot[rev], slot)
 	}
-	if info.Config.Labels[LabelRevision] == change.Revision {
+	if len(from) == 1 && from[0] == change.Revision {
 		// rollout restart, or a dependency with restart: true.
 		return fmt.Sprintf("instances %v are replaced by new containers of the same revision %s",
 			slots, change.Revision)
 	}
-	diff := DiffSpecs(info.Config.Labels[LabelSpec], tmpl.Spec())
-	return fmt.Sprintf("instances %v change from revision %s to %s: %s",
-		slots, info.Config.Labels[LabelRevision], change.Revision, strings.Join(diff, "; "))
+	diff := strings.Join(DiffSpecs(first.Config.Labels[LabelSpec], tmpl.Spec()), "; ")
+	if len(from) == 1 {
+		return fmt.Sprintf("instances %v change from revision %s to %s: %s", slots, from[0], change.Revision, diff)
+	}
+	parts := make([]string, len(from))
+	for i, rev := range from {
+		parts[i] = fmt.Sprintf("%s (slots %v)", rev, bySlot[rev])
+	}
+	return fmt.Sprintf("instances %v change from revisions %s to %s; slot %d: %s",
+		slots, strings.Join(parts, ", "), change.Revision, slots[0], diff)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	composetypes "github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/docker/api/types/container"
 
 	"github.com/clusterctl/clusterctl/compose"
 )
@@ -271,5 +272,42 @@ func TestReadyBackend_StoppedSinceListed(t *testing.T) {
 	_, state, _, err = o.readyBackend(t.Context(), ObservedContainer{ID: "gone", Name: "shop-web-1-bbbbbb", State: "running"})
 	if err != nil || state != "" {
 		t.Errorf("readyBackend of a removed instance = %q, %v; want no state and no error", state, err)
+	}
+}
+
+func TestDescribeChange_MixedRevisions(t *testing.T) {
+	t.Parallel()
+	engine := newFakeEngine()
+	o, _ := newTestOrchestrator(engine)
+	p := testProject(2, false)
+	tmpl, _, err := NewTemplate(p, &p.Services[0], "sha256:img", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(revision string) string {
+		engine.mu.Lock()
+		defer engine.mu.Unlock()
+		id := engine.id("ctr")
+		engine.containers[id] = &fakeContainer{id: id, name: "shop-web-" + id, running: true,
+			config: container.Config{Labels: map[string]string{LabelRevision: revision, LabelSpec: tmpl.Spec()}}}
+		return id
+	}
+	cases := []struct {
+		name      string
+		revisions []string
+		want      string
+	}{
+		{"one revision", []string{"aaa", "aaa"}, "instances [0 1] change from revision aaa to ccc"},
+		{"two revisions", []string{"aaa", "bbb"}, "instances [0 1] change from revisions aaa (slots [0]), bbb (slots [1]) to ccc"},
+		{"same revision", []string{"ccc", "ccc"}, "are replaced by new containers of the same revision ccc"},
+	}
+	for _, tc := range cases {
+		change := Change{Service: "web", Revision: "ccc", Containers: map[int]string{}}
+		for slot, rev := range tc.revisions {
+			change.Containers[slot] = add(rev)
+		}
+		if got := o.describeChange(t.Context(), tmpl, change); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: description = %q, want it to contain %q", tc.name, got, tc.want)
+		}
 	}
 }
