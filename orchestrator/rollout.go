@@ -54,7 +54,7 @@ func (r *upRun) rollout(ctx context.Context, svc *service, change Change, observ
 			Message: "update_config.order is stop-first: each slot goes unserved while its new instance starts"})
 	}
 	r.o.Report.emit(Event{Kind: EventInfo, Project: r.p.Name, Service: svc.Name, Slot: -1,
-		Message: "rolling out: " + r.o.describeChange(ctx, svc.Template, change)})
+		Message: "rolling out: " + r.o.describeChange(ctx, svc.Template, change, observed)})
 	olds := map[int]*ObservedContainer{}
 	for i, c := range observed {
 		if c.Service == svc.Name && c.Role == RoleInstance && change.Containers[c.Slot] == c.ID {

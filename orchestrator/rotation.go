@@ -141,10 +141,10 @@ func (r *rotation) close() {
 // repairRotations checks every front door's members against the ready
 // instances, as after a restart of the front door container, which keeps
 // its rotation only in memory, or after an interrupted run that left an
-// instance starting. opts.WaitTimeout bounds the wait for instances that
-// are not ready. It returns true when it had to converge anything.
+// instance starting. waitTimeout, when set, bounds the wait for instances
+// that are not ready. It returns true when it had to converge anything.
 func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, services []*service,
-	observed []ObservedContainer, opts UpOptions) (bool, error) {
+	observed []ObservedContainer, waitTimeout time.Duration) (bool, error) {
 	for _, svc := range services {
 		if svc.FrontDoor == nil {
 			continue
@@ -182,7 +182,7 @@ func (o *Orchestrator) repairRotations(ctx context.Context, p *compose.Project, 
 		if starting || !maps.Equal(members, want) {
 			o.Report.emit(Event{Kind: EventInfo, Project: p.Name, Service: svc.Name, Slot: -1,
 				Message: fmt.Sprintf("front door lists %s, %d are ready; converging", count(len(members), "instance"), len(want))})
-			run := newUpRun(o, p, services, UpOptions{WaitTimeout: opts.WaitTimeout})
+			run := newUpRun(o, p, services, UpOptions{WaitTimeout: waitTimeout})
 			defer run.close()
 			if err := run.loadRotations(ctx, observed); err != nil {
 				return true, err

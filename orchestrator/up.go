@@ -104,7 +104,7 @@ func (o *Orchestrator) Up(ctx context.Context, p *compose.Project, opts UpOption
 	if err := run.execute(ctx, plan, observed); err != nil {
 		return errors.Join(err, run.cleanup(ctx))
 	}
-	run.reportDetached()
+	run.reportDetached(plan)
 	return o.checkCrashLoops(ctx, p.Name, services)
 }
 
@@ -128,17 +128,18 @@ func (r *upRun) waitsForReady(svc *service) bool {
 	return false
 }
 
-// reportDetached reports, for each service with new instances, that the
-// run returned without waiting until they are ready, or why it waited
-// despite Detach.
-func (r *upRun) reportDetached() {
+// reportDetached reports, for each service that the plan rolled out or
+// that has new instances, that the run returned without waiting until they
+// are ready, or why it waited despite Detach.
+func (r *upRun) reportDetached(plan Plan) {
 	if !r.opts.Detach {
 		return
 	}
 	for _, name := range slices.Sorted(maps.Keys(r.services)) {
 		svc, n := r.services[name], r.started[name]
+		rolledOut := slices.ContainsFunc(plan.Changed, func(c Change) bool { return c.Service == name })
 		switch {
-		case slices.Contains(r.rolledOut, name):
+		case rolledOut:
 			r.o.Report.emit(Event{Kind: EventInfo, Project: r.p.Name, Service: name, Slot: -1,
 				Message: "rolled out despite --detach: an old instance leaves only once its replacement is ready"})
 		case n == 0:
@@ -171,7 +172,7 @@ func readyWaitReason(svc *service) string {
 // there is nothing to do.
 func (r *upRun) upToDate(ctx context.Context, services []*service, observed []ObservedContainer) error {
 	o, p := r.o, r.p
-	repaired, err := o.repairRotations(ctx, p, services, observed, r.opts)
+	repaired, err := o.repairRotations(ctx, p, services, observed, r.opts.WaitTimeout)
 	if err != nil || repaired {
 		return cmpErr(err, o.checkCrashLoops(ctx, p.Name, services))
 	}
@@ -352,11 +353,9 @@ type upRun struct {
 	// pending are running instances that were not ready when the run began.
 	pending []pendingInstance
 	// started counts, by service, the instances that the run started.
-	started map[string]int
-	// rolledOut are the services that the run rolled out.
-	rolledOut []string
-	networks  []string
-	volumes   []string
+	started  map[string]int
+	networks []string
+	volumes  []string
 }
 
 func newUpRun(o *Orchestrator, p *compose.Project, services []*service, opts UpOptions) *upRun {
@@ -441,7 +440,6 @@ func (r *upRun) execute(ctx context.Context, plan Plan, observed []ObservedConta
 		if err := r.rollout(ctx, r.services[change.Service], change, observed); err != nil {
 			return err
 		}
-		r.rolledOut = append(r.rolledOut, change.Service)
 	}
 	if err := r.restartDependents(ctx, updatedServices(plan)); err != nil {
 		return err

@@ -367,21 +367,18 @@ func (r *upRun) cleanup(ctx context.Context) error {
 // describeChange returns which settings of a service differ between its
 // running instances and the file. Instances of several revisions, as an
 // interrupted rollout leaves, are named with their revision each, and the
-// settings are those of the lowest slot.
-func (o *Orchestrator) describeChange(ctx context.Context, tmpl *Template, change Change) string {
+// settings are those of the lowest slot. The revisions come from observed,
+// so only that slot's container is inspected.
+func (o *Orchestrator) describeChange(ctx context.Context, tmpl *Template, change Change, observed []ObservedContainer) string {
 	slots := slices.Sorted(maps.Keys(change.Containers))
-	var first container.InspectResponse
+	revisions := map[string]string{}
+	for _, c := range observed {
+		revisions[c.ID] = c.Revision
+	}
 	var from []string
 	bySlot := map[string][]int{}
-	for i, slot := range slots {
-		info, err := o.Engine.ContainerInspect(ctx, change.Containers[slot])
-		if err != nil {
-			return fmt.Sprintf("instances %v change to revision %s", slots, change.Revision)
-		}
-		if i == 0 {
-			first = info
-		}
-		rev := info.Config.Labels[LabelRevision]
+	for _, slot := range slots {
+		rev := revisions[change.Containers[slot]]
 		if _, seen := bySlot[rev]; !seen {
 			from = append(from, rev)
 		}
@@ -392,7 +389,11 @@ func (o *Orchestrator) describeChange(ctx context.Context, tmpl *Template, chang
 		return fmt.Sprintf("instances %v are replaced by new containers of the same revision %s",
 			slots, change.Revision)
 	}
-	diff := strings.Join(DiffSpecs(first.Config.Labels[LabelSpec], tmpl.Spec()), "; ")
+	info, err := o.Engine.ContainerInspect(ctx, change.Containers[slots[0]])
+	if err != nil {
+		return fmt.Sprintf("instances %v change to revision %s", slots, change.Revision)
+	}
+	diff := strings.Join(DiffSpecs(info.Config.Labels[LabelSpec], tmpl.Spec()), "; ")
 	if len(from) == 1 {
 		return fmt.Sprintf("instances %v change from revision %s to %s: %s", slots, from[0], change.Revision, diff)
 	}

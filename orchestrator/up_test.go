@@ -303,10 +303,13 @@ func TestDescribeChange_MixedRevisions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		change := Change{Service: "web", Revision: "ccc", Containers: map[int]string{}}
+		var observed []ObservedContainer
 		for slot, rev := range tc.revisions {
-			change.Containers[slot] = add(rev)
+			id := add(rev)
+			change.Containers[slot] = id
+			observed = append(observed, ObservedContainer{ID: id, Service: "web", Role: RoleInstance, Slot: slot, Revision: rev})
 		}
-		if got := o.describeChange(t.Context(), tmpl, change); !strings.Contains(got, tc.want) {
+		if got := o.describeChange(t.Context(), tmpl, change, observed); !strings.Contains(got, tc.want) {
 			t.Errorf("%s: description = %q, want it to contain %q", tc.name, got, tc.want)
 		}
 	}

@@ -127,15 +127,25 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	}
 	// With --progress json, stderr stays one JSON object per line to the
 	// end: the error is the last event.
-	line, _ := json.Marshal(struct {
-		Time     time.Time `json:"time"`
-		Kind     string    `json:"kind"`
-		Slot     int       `json:"slot"`
-		Message  string    `json:"message"`
-		ExitCode int       `json:"exit_code"`
-	}{time.Now().UTC(), "error", -1, message, code})
-	fmt.Fprintf(stderr, "%s\n", line)
+	writeJSONEvent(stderr, commandEvent{Kind: "error", Message: message, ExitCode: code})
 	return code
+}
+
+// commandEvent is a --progress json event of the command itself, rather
+// than of the orchestrator's progress.
+type commandEvent struct {
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"`
+	Slot    int       `json:"slot"`
+	Message string    `json:"message"`
+	// ExitCode is set on the final error event only.
+	ExitCode int `json:"exit_code,omitempty"`
+}
+
+func writeJSONEvent(stderr io.Writer, e commandEvent) {
+	e.Time, e.Slot = time.Now().UTC(), -1
+	line, _ := json.Marshal(e)
+	fmt.Fprintf(stderr, "%s\n", line)
 }
 
 // notice writes a message of the command itself to stderr: a JSON event
@@ -145,13 +155,7 @@ func notice(stderr io.Writer, kind, message string) {
 		fmt.Fprintf(stderr, "\n%s\n", message)
 		return
 	}
-	line, _ := json.Marshal(struct {
-		Time    time.Time `json:"time"`
-		Kind    string    `json:"kind"`
-		Slot    int       `json:"slot"`
-		Message string    `json:"message"`
-	}{time.Now().UTC(), kind, -1, message})
-	fmt.Fprintf(stderr, "%s\n", line)
+	writeJSONEvent(stderr, commandEvent{Kind: kind, Message: message})
 }
 
 // progressJSONIn reports whether the global flags in args ask for
