@@ -37,7 +37,7 @@ type LogsOptions struct {
 	// has no effect with JSON.
 	Color bool
 	// OnNoInstance, when set, is called once when Follow finds no instance
-	// to follow yet, so that the caller can say that it waits.
+	// to follow yet, so that the caller can report that it waits.
 	OnNoInstance func()
 }
 

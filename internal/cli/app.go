@@ -50,8 +50,8 @@ var mutating atomic.Bool
 // flag package writes every flag in its errors.
 var singleDashFlag = regexp.MustCompile(`(^|\s)-([a-z][a-z0-9-]+)`)
 
-// unknownCommand is the command name that the command line gave and that
-// no command has, once the parsing found it.
+// unknownCommand is the unknown command name that the parsing found, or
+// empty.
 var unknownCommand string
 
 // jsonProgress is set by --progress json, which makes the final error a
